@@ -1,0 +1,1 @@
+"""The ``isegan`` command line."""

@@ -1,0 +1,1 @@
+"""Network definitions: generators, discriminators, the BiSeNet parser, VGG-19 features."""

@@ -1,0 +1,138 @@
+"""Placing a sketch of any size and mode on the generator's canvas, and mapping back.
+
+CUFS images (250x200, h x w) are padded to 256x256 without resampling (3 px top and
+bottom, 28 px left and right) and cropped back after the forward pass; other sizes
+are first resized to fit the CUFS frame with their aspect ratio kept, and the result
+is resized back to the input size. Training and inference share this object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from isegan.model.config import PreprocessConfig
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an input's content sits on the canvas, and the input's own size."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+    original_height: int
+    original_width: int
+
+    @property
+    def resized(self) -> bool:
+        return (self.height, self.width) != (self.original_height, self.original_width)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB. Transparency is flattened onto white paper."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scale = 255.0 / (high - low) if high > low else 0.0
+        image = Image.fromarray(((values - low) * scale).round().astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    return image.convert("RGB")
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """8-bit RGB image -> (3, H, W) float tensor in [-1, 1]."""
+    array = np.asarray(to_rgb(image), dtype=np.float32)
+    return torch.from_numpy(array).permute(2, 0, 1).div(127.5).sub(1.0)
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """(3, H, W) tensor in [-1, 1] -> 8-bit RGB image (rounded, clamped)."""
+    array = tensor.detach().float().add(1.0).mul(127.5).round().clamp(0, 255)
+    return Image.fromarray(array.to(torch.uint8).permute(1, 2, 0).cpu().numpy(), mode="RGB")
+
+
+class Preprocess:
+    """Canvas placement for one :class:`PreprocessConfig`."""
+
+    def __init__(self, config: PreprocessConfig | None = None) -> None:
+        self.config = config or PreprocessConfig()
+
+    def placement(self, height: int, width: int) -> Placement:
+        if height < 1 or width < 1:
+            raise ValueError(f"image must be at least 1x1, got {height}x{width}")
+        config = self.config
+        if (height, width) == (config.content_height, config.content_width):
+            content_h, content_w = height, width
+        else:
+            scale = min(config.content_height / height, config.content_width / width)
+            content_h = max(1, round(height * scale))
+            content_w = max(1, round(width * scale))
+        top = (config.canvas_size - content_h) // 2
+        left = (config.canvas_size - content_w) // 2
+        return Placement(top, left, content_h, content_w, height, width)
+
+    def to_canvas(self, image: Image.Image) -> tuple[torch.Tensor, Placement]:
+        """Image -> ((3, S, S) tensor in [-1, 1], placement)."""
+        rgb = to_rgb(image)
+        placement = self.placement(rgb.height, rgb.width)
+        if placement.resized:
+            rgb = rgb.resize((placement.width, placement.height), Image.Resampling.LANCZOS)
+        content = image_to_tensor(rgb)
+        size = self.config.canvas_size
+        padding = (
+            placement.left,
+            size - placement.left - placement.width,
+            placement.top,
+            size - placement.top - placement.height,
+        )
+        if self.config.pad_mode == "reflect" and max(padding) >= min(content.shape[-2:]):
+            mode = "replicate"  # reflect cannot pad by more than the content's size
+        else:
+            mode = self.config.pad_mode
+        canvas = F.pad(
+            content.unsqueeze(0), padding, mode=mode, value=1.0 if mode == "constant" else None
+        )
+        return canvas.squeeze(0), placement
+
+    def crop(self, canvas: torch.Tensor, placement: Placement) -> torch.Tensor:
+        """(C, S, S) -> (C, content h, content w)."""
+        return canvas[
+            ...,
+            placement.top : placement.top + placement.height,
+            placement.left : placement.left + placement.width,
+        ]
+
+    def image_from_canvas(self, canvas: torch.Tensor, placement: Placement) -> Image.Image:
+        """Generated (3, S, S) photo -> RGB image at the input's original size."""
+        image = tensor_to_image(self.crop(canvas, placement))
+        if placement.resized:
+            image = image.resize(
+                (placement.original_width, placement.original_height), Image.Resampling.LANCZOS
+            )
+        return image
+
+    def classes_from_canvas(self, probabilities: torch.Tensor, placement: Placement) -> np.ndarray:
+        """(8, S, S) probabilities -> (H, W) uint8 class map at the original size.
+
+        Probabilities are resized before the argmax, so class borders stay smooth.
+        """
+        content = self.crop(probabilities, placement).float()
+        if placement.resized:
+            content = F.interpolate(
+                content.unsqueeze(0),
+                (placement.original_height, placement.original_width),
+                mode="bilinear",
+                align_corners=False,
+            ).squeeze(0)
+        return content.argmax(dim=0).to(torch.uint8).cpu().numpy()

@@ -1,0 +1,63 @@
+"""Shared fixtures: the bundled CUFS data and small checkpoints the tests write themselves.
+
+No pretrained weights can be had here, so every checkpoint below is randomly initialised
+by the test session and saved in the real on-disk format.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from isegan.model.config import IseganConfig
+from tests.helpers import TINY_GENERATOR, write_generator_checkpoint, write_parser_checkpoint
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by folder (tests/e2e -> e2e) so `-m "not e2e"` works."""
+    for item in items:
+        if "e2e" in Path(str(item.fspath)).parts:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def cufs_dir() -> Path:
+    """The bundled CUFS pairs: $ISEGAN_CUFS_DIR, else ../shared/data/cufs beside the repo."""
+    path = Path(os.environ.get("ISEGAN_CUFS_DIR", REPO_ROOT.parent / "shared" / "data" / "cufs"))
+    if not (path / "test.txt").is_file():
+        pytest.fail(f"bundled CUFS data not found at {path}; set ISEGAN_CUFS_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_ids(cufs_dir: Path) -> list[str]:
+    return (cufs_dir / "test.txt").read_text().split()
+
+
+@pytest.fixture(scope="session")
+def cufs_sketches(cufs_dir: Path, test_ids: list[str]) -> list[Image.Image]:
+    """Three real test sketches (one CUHK, one AR, one more CUHK), loaded into memory."""
+    chosen = [test_ids[0], test_ids[-1], test_ids[1]]
+    images = []
+    for name in chosen:
+        with Image.open(cufs_dir / "sketches" / f"{name}.png") as image:
+            images.append(image.convert("RGB"))
+    return images
+
+
+@pytest.fixture(scope="session")
+def generator_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised two-stage checkpoint at ngf=8 (written by the test session)."""
+    path = tmp_path_factory.mktemp("ckpt") / "generator.safetensors"
+    return write_generator_checkpoint(path, IseganConfig(generator=TINY_GENERATOR))
+
+
+@pytest.fixture(scope="session")
+def parser_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 8-class BiSeNet at width 8 (written by the test session)."""
+    return write_parser_checkpoint(tmp_path_factory.mktemp("ckpt") / "parser.safetensors")

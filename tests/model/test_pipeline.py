@@ -1,0 +1,83 @@
+"""The inference pipeline end to end on real bundled CUFS sketches, with randomly
+initialised checkpoints that the test session writes (no trained weights needed)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from isegan.model.config import IseganConfig
+from isegan.model.device import resolve_device
+from isegan.model.pipeline import FacePipeline, parse_sketches
+from tests.helpers import TINY_GENERATOR, write_generator_checkpoint
+
+
+@pytest.fixture(scope="module")
+def pipeline(generator_checkpoint, parser_checkpoint) -> FacePipeline:
+    return FacePipeline.from_files(generator_checkpoint, parser_checkpoint, device="cpu")
+
+
+def test_outputs_have_the_input_sizes(pipeline, cufs_sketches) -> None:
+    odd = cufs_sketches[1].convert("L").resize((271, 333))
+    results = pipeline([*cufs_sketches, odd])
+    assert len(results) == 4
+    for sketch, result in zip([*cufs_sketches, odd], results, strict=True):
+        assert result.photo.size == sketch.size and result.photo.mode == "RGB"
+        assert result.stage1_photo.size == sketch.size
+        assert result.intermediate_parsing.shape == (sketch.height, sketch.width)
+        assert result.sketch_parsing.shape == (sketch.height, sketch.width)
+        assert result.intermediate_parsing.dtype == np.uint8
+        assert result.intermediate_parsing.max() < 8
+    assert pipeline.two_stage and len(pipeline.model_id) == 64 and len(pipeline.parser_id) == 64
+    timings = pipeline.last_timings
+    assert min(timings.parse, timings.stage1, timings.stage2) > 0
+
+
+def test_same_input_same_output(pipeline, cufs_sketches) -> None:
+    first = pipeline(cufs_sketches[:2])
+    second = pipeline(cufs_sketches[:2])
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(np.asarray(a.photo), np.asarray(b.photo))
+        assert np.array_equal(a.intermediate_parsing, b.intermediate_parsing)
+
+
+def test_final_photo_is_stage_two_not_stage_one(pipeline, cufs_sketches) -> None:
+    (result,) = pipeline(cufs_sketches[:1])
+    assert not np.array_equal(np.asarray(result.photo), np.asarray(result.stage1_photo))
+
+
+def test_stage_one_only_model_serves_y1(tmp_path, parser_checkpoint, cufs_sketches) -> None:
+    path = write_generator_checkpoint(
+        tmp_path / "s1.safetensors", IseganConfig(generator=TINY_GENERATOR, stages=1)
+    )
+    pipeline = FacePipeline.from_files(path, parser_checkpoint, device="cpu")
+    (result,) = pipeline(cufs_sketches[:1])
+    assert not pipeline.two_stage
+    assert np.array_equal(np.asarray(result.photo), np.asarray(result.stage1_photo))
+
+
+def test_sketch_parsing_alone_matches_pipeline(pipeline, cufs_sketches) -> None:
+    maps = parse_sketches(pipeline.parser, cufs_sketches, device=torch.device("cpu"))
+    results = pipeline(cufs_sketches)
+    for class_map, result in zip(maps, results, strict=True):
+        assert np.array_equal(class_map, result.sketch_parsing)
+
+
+def test_empty_batch_and_device_selection(pipeline) -> None:
+    assert pipeline([]) == []
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu-ish")
+
+
+def test_grey_and_rgba_inputs(pipeline) -> None:
+    grey = Image.new("L", (200, 250), 200)
+    rgba = Image.new("RGBA", (200, 250), (0, 0, 0, 0))  # fully transparent -> white paper
+    white = Image.new("RGB", (200, 250), (255, 255, 255))
+    results = pipeline([grey, rgba, white])
+    assert all(r.photo.size == (200, 250) for r in results)
+    assert np.array_equal(np.asarray(results[1].photo), np.asarray(results[2].photo))

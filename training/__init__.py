@@ -1,0 +1,1 @@
+"""Training of the two-stage ISEGAN model (see the training issue; not yet implemented)."""
