@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from isegan.cli import parse, synthesize
+from isegan.cli import parse, synthesize, train, train_parser
 from isegan.cli.images import InputError
 from isegan.model.errors import WeightsError
 from isegan.model.version import code_version
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     synthesize.add_parser(subparsers)
     parse.add_parser(subparsers)
+    train.add_parser(subparsers)
+    train_parser.add_parser(subparsers)
     return parser
 
 

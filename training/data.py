@@ -1,0 +1,219 @@
+"""Training data: pairs in memory, cached parsing maps, deterministic augmentation.
+
+Parsing maps P_s (of each sketch) and P_p (of each photo) are computed once by the
+configured parser and stored under a folder named by the parser's id, so a different
+parser never reuses a stale cache. Augmentation (pad to ``load_size``, random 256 crop,
+horizontal flip) is identical for sketch, photo and both maps, and is drawn from a
+generator seeded by (seed, epoch, index): the same step sees the same batch whether the
+run was resumed or not, and whatever the number of loader workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset, Sampler
+from tqdm import tqdm
+
+from isegan.model.parsing import FaceParser
+from isegan.model.preprocess import Placement, Preprocess
+from isegan.training.pairs import PairFolder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParsingMaps:
+    sketch: np.ndarray  # (8, H, W) uint8, probability * 255
+    photo: np.ndarray
+
+
+def quantise(probabilities: torch.Tensor) -> np.ndarray:
+    return probabilities.mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def dequantise(stored: np.ndarray) -> torch.Tensor:
+    """uint8 probabilities back to floats that sum to one per pixel."""
+    values = torch.from_numpy(stored.astype(np.float32)) + 1e-3
+    return values / values.sum(dim=0, keepdim=True)
+
+
+class ParsingCache:
+    """``root/<parser id>/<pair id>.npz`` holding the quantised P_s and P_p of one pair."""
+
+    def __init__(self, root: str | Path, parser_id: str) -> None:
+        self.folder = Path(root) / parser_id[:16]
+
+    def path(self, pair_id: str) -> Path:
+        return self.folder / f"{pair_id}.npz"
+
+    def fill(
+        self,
+        folder: PairFolder,
+        parser: FaceParser,
+        device: torch.device,
+        *,
+        batch_size: int = 8,
+        progress: bool = True,
+    ) -> None:
+        """Compute the maps of every pair not cached yet."""
+        todo = [pair_id for pair_id in folder.ids if not self.path(pair_id).is_file()]
+        if not todo:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        preprocess = Preprocess()
+        parser = parser.to(device).eval()
+        bar = tqdm(total=len(todo), desc="parsing cache", disable=not progress)
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            images: list[Image.Image] = []
+            for pair_id in chunk:
+                photo, sketch = folder.load_pair(pair_id)
+                images += [Image.fromarray(sketch), Image.fromarray(photo)]
+            canvases, placements = zip(*(preprocess.to_canvas(i) for i in images), strict=True)
+            with torch.inference_mode():
+                probabilities = parser(torch.stack(canvases).to(device))
+            for offset, pair_id in enumerate(chunk):
+                sketch_map = preprocess.crop(probabilities[2 * offset], placements[2 * offset])
+                photo_map = preprocess.crop(
+                    probabilities[2 * offset + 1], placements[2 * offset + 1]
+                )
+                np.savez_compressed(
+                    self.path(pair_id), sketch=quantise(sketch_map), photo=quantise(photo_map)
+                )
+            bar.update(len(chunk))
+        bar.close()
+
+    def load(self, pair_id: str) -> ParsingMaps:
+        with np.load(self.path(pair_id)) as stored:
+            return ParsingMaps(sketch=stored["sketch"], photo=stored["photo"])
+
+
+class PairDataset(Dataset[dict[str, torch.Tensor]]):
+    """Pairs with their parsing maps, all on the 256 canvas, augmented per (epoch, index).
+
+    Items are addressed by ``(epoch, index)`` tuples, which :class:`EpochSampler` yields.
+    """
+
+    def __init__(
+        self,
+        folder: PairFolder,
+        cache: ParsingCache,
+        *,
+        seed: int = 0,
+        load_size: int = 286,
+        flip: bool = True,
+        augment: bool = True,
+    ) -> None:
+        self.ids = folder.ids
+        self.seed = seed
+        self.load_size = load_size
+        self.flip = flip
+        self.augment = augment
+        preprocess = Preprocess()
+        self.items: list[dict[str, torch.Tensor]] = []
+        for pair_id in folder.ids:
+            photo, sketch = folder.load_pair(pair_id)
+            maps = cache.load(pair_id)
+            sketch_canvas, placement = preprocess.to_canvas(Image.fromarray(sketch))
+            photo_canvas, _ = preprocess.to_canvas(Image.fromarray(photo))
+            self.items.append({
+                "sketch": sketch_canvas,
+                "photo": photo_canvas,
+                "sketch_parsing": _map_to_canvas(maps.sketch, placement),
+                "photo_parsing": _map_to_canvas(maps.photo, placement),
+            })  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        item = self.items[index]
+        if not self.augment:
+            return dict(item)
+        generator = torch.Generator().manual_seed(
+            (self.seed * 1_000_003 + epoch) * 1_000_003 + index
+        )
+        size = item["sketch"].shape[-1]
+        margin = (self.load_size - size) // 2
+        top = int(torch.randint(0, 2 * margin + 1, (1,), generator=generator))
+        left = int(torch.randint(0, 2 * margin + 1, (1,), generator=generator))
+        flip = self.flip and bool(torch.rand((), generator=generator) < 0.5)
+        out = {}
+        for name, tensor in item.items():
+            padded = F.pad(tensor.unsqueeze(0), (margin,) * 4, mode="replicate").squeeze(0)
+            crop = padded[:, top : top + size, left : left + size]
+            out[name] = crop.flip(-1) if flip else crop
+        return out
+
+
+def _map_to_canvas(stored: np.ndarray, placement: Placement) -> torch.Tensor:
+    """(8, h, w) stored map -> (8, 256, 256) probabilities, replicated at the borders
+    like the image."""
+    probabilities = dequantise(stored).unsqueeze(0)
+    size = 256
+    padding = (
+        placement.left,
+        size - placement.left - placement.width,
+        placement.top,
+        size - placement.top - placement.height,
+    )
+    return F.pad(probabilities, padding, mode="replicate").squeeze(0)
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Shuffled ``(epoch, index)`` keys, split across DDP ranks, resumable mid-epoch.
+
+    The permutation depends only on (seed, epoch), so every rank agrees on it and a
+    resumed run replays the same order; ``skip_batches`` drops what was already seen.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        seed: int,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.size = size
+        self.seed = seed
+        self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+        self.skip_batches = 0
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        self.epoch = epoch
+        self.skip_batches = skip_batches
+
+    def batches_per_epoch(self) -> int:
+        return max(1, self.size // (self.batch_size * self.world_size))
+
+    def _indices(self) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()
+        usable = self.batches_per_epoch() * self.batch_size * self.world_size
+        order = (order * (usable // max(1, self.size) + 1))[:usable]
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        indices = self._indices()[self.skip_batches * self.batch_size :]
+        return iter([(self.epoch, index) for index in indices])
+
+    def __len__(self) -> int:
+        return (self.batches_per_epoch() - self.skip_batches) * self.batch_size
+
+
+def collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {name: torch.stack([item[name] for item in items]) for name in items[0]}

@@ -1,0 +1,102 @@
+"""The paper's losses, one function each (eq. 1-5), on batched tensors.
+
+Images are (B, 3, H, W) in [-1, 1]; parsing maps (B, 8, H, W) probabilities. Where the
+paper writes ||.||_2 without saying how it is normalised, ``norm="mse"`` (the default)
+uses the mean of squared differences, as PyTorch implementations of these losses do;
+``norm="l2"`` is the literal Euclidean norm per sample, averaged over the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+GanMode = Literal["vanilla", "lsgan"]
+
+
+def gan_loss(logits: torch.Tensor, target_is_real: bool, mode: GanMode) -> torch.Tensor:
+    """Adversarial loss of one discriminator output (pix2pix's GANLoss)."""
+    target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
+    if mode == "vanilla":
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if mode == "lsgan":
+        return F.mse_loss(logits, target)
+    raise ValueError(f"unknown gan_mode {mode!r}, choose 'vanilla' or 'lsgan'")
+
+
+def discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, mode: GanMode
+) -> torch.Tensor:
+    """D's side of the game: real -> 1, fake -> 0, halved as in pix2pix."""
+    return 0.5 * (gan_loss(real_logits, True, mode) + gan_loss(fake_logits, False, mode))
+
+
+def stage_one_adversarial(face: torch.Tensor, parsing: torch.Tensor, alpha: float) -> torch.Tensor:
+    """L_adv1 = alpha * L_adv1-face + (1 - alpha) * L_adv1-par (eq. 1)."""
+    return alpha * face + (1 - alpha) * parsing
+
+
+def _norm(difference: torch.Tensor, norm: Literal["mse", "l2"]) -> torch.Tensor:
+    if norm == "mse":
+        return difference.pow(2).mean()
+    if norm == "l2":
+        return difference.flatten(1).norm(dim=1).mean()
+    raise ValueError(f"unknown norm {norm!r}, choose 'mse' or 'l2'")
+
+
+def parsing_matching_loss(
+    photo_parsing: torch.Tensor,
+    intermediate_parsing: torch.Tensor,
+    beta: float = 0.3,
+    norm: Literal["mse", "l2"] = "mse",
+) -> torch.Tensor:
+    """L_PM = beta * ||P_p - P_int|| + (1 - beta) * sum_c ||p_p^c - p_int^c|| (eq. 3)."""
+    difference = photo_parsing - intermediate_parsing
+    global_term = _norm(difference, norm)
+    channel_term = sum(
+        (_norm(difference[:, c], norm) for c in range(difference.shape[1])),
+        start=torch.zeros((), device=difference.device, dtype=difference.dtype),
+    )
+    return beta * global_term + (1 - beta) * channel_term
+
+
+def compositional_loss(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    masks: torch.Tensor,
+    delta: float = 0.7,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """L_cmp (eq. 4): delta * ||Y - Y^||_1 / (h w) + (1 - delta) * sum_c
+    ||Y . p^c - Y^ . p^c||_1 / sum(p^c). ``masks`` are detached here (the paper's P_int)."""
+    masks = masks.detach()
+    height, width = real.shape[-2:]
+    absolute = (real - fake).abs()  # (B, 3, H, W)
+    global_term = absolute.sum(dim=(1, 2, 3)) / (height * width)
+    weighted = (absolute.unsqueeze(1) * masks.unsqueeze(2)).sum(dim=(2, 3, 4))  # (B, C)
+    area = masks.sum(dim=(2, 3))  # (B, C)
+    component_term = (weighted / (area + eps)).sum(dim=1)
+    return (delta * global_term + (1 - delta) * component_term).mean()
+
+
+def perceptual_loss(
+    real_features: Sequence[torch.Tensor],
+    fake_features: Sequence[torch.Tensor],
+    distance: Literal["mse", "l1"] = "mse",
+) -> torch.Tensor:
+    """L_per = sum over the tapped VGG-19 layers of ||phi_l(Y) - phi_l(Y^)|| (eq. 5)."""
+    if len(real_features) != len(fake_features) or not real_features:
+        raise ValueError("perceptual loss needs the same, non-empty list of feature maps")
+    terms = [
+        F.mse_loss(fake, real) if distance == "mse" else F.l1_loss(fake, real)
+        for real, fake in zip(real_features, fake_features, strict=True)
+    ]
+    return torch.stack(terms).sum()
+
+
+def l1_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """pix2pix's reconstruction term (mean absolute error)."""
+    return F.l1_loss(fake, real)

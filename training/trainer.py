@@ -1,0 +1,290 @@
+"""The training loop: data, networks, optimisers, logging, samples, checkpoints, resume.
+
+``run_training`` is what ``isegan train`` calls, in one process or under torchrun. Only
+rank 0 writes files. A resumed run continues exactly: networks, optimisers, schedulers,
+gradient scaler, RNG state and the position in the epoch are all restored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from isegan.model.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
+from isegan.model.generators import save_generators
+from isegan.model.parsing import load_parser
+from isegan.model.pretrained import default_parser_path
+from isegan.training.config import TrainConfig
+from isegan.training.data import EpochSampler, PairDataset, ParsingCache, collate
+from isegan.training.distributed import DistributedContext, barrier, wrap
+from isegan.training.networks import TwoStageGAN, perceptual_network
+from isegan.training.pairs import PairFolder
+from isegan.training.samples import sample_grid
+from isegan.training.steps import StepContext, train_step
+
+logger = logging.getLogger(__name__)
+STATE_FILE = "training-state.pt"
+GENERATOR_FILE = "generator.safetensors"
+
+
+def build_optimisers(gan: TwoStageGAN, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    optim = config.optim
+    optimisers: dict[str, torch.optim.Optimizer] = {}
+    for name, network in gan.named_networks():
+        parameters = list(network.parameters())
+        fused = optim.fused
+        if fused is None:
+            fused = all(p.device.type in ("cpu", "cuda") for p in parameters)
+        optimisers[name] = torch.optim.Adam(
+            parameters, lr=optim.learning_rate, betas=(optim.beta1, optim.beta2), fused=fused
+        )
+    return optimisers
+
+
+def build_schedulers(
+    optimisers: dict[str, torch.optim.Optimizer], config: TrainConfig, total_steps: int
+) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+    """Constant rate, or pix2pix's linear decay to zero over the second half."""
+    half = total_steps / 2
+
+    def factor(step: int) -> float:
+        if not config.optim.decay_second_half or step < half:
+            return 1.0
+        return max(0.0, (total_steps - step) / half)
+
+    return {
+        name: torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+        for name, optimiser in optimisers.items()
+    }
+
+
+@dataclass
+class RunData:
+    folder: PairFolder
+    dataset: PairDataset
+    parser_id: str
+    parser_description: str
+
+
+def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) -> RunData:
+    """Open the pairs, make sure the parsing cache is filled (rank 0), load the dataset."""
+    folder = PairFolder.open(config.data.root, config.data.split)
+    parser_path = config.parser_weights or default_parser_path()
+    if parser_path is None:
+        raise ValueError("no face parser given and no default parser is installed: pass --parser")
+    loaded = load_parser(parser_path, context.device)
+    cache = ParsingCache(config.data.parsing_cache or out / "parsing-cache", loaded.parser_id)
+    if context.is_main:
+        cache.fill(folder, loaded.parser, context.device)
+    barrier(context)
+    dataset = PairDataset(
+        folder, cache, seed=config.seed, load_size=config.data.load_size, flip=config.data.flip
+    )
+    description = str(parser_path)
+    return RunData(folder, dataset, loaded.parser_id, description)
+
+
+class Trainer:
+    """Holds one run's state; ``fit`` trains to the configured number of steps."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out: Path,
+        context: DistributedContext,
+        *,
+        data: RunData,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.out = out
+        self.context = context
+        self.data = data
+        self.progress = progress and context.is_main
+        torch.manual_seed(config.seed)
+        device = context.device
+        self.gan = TwoStageGAN(config).to(device)
+        if config.channels_last:
+            self.gan.to(memory_format=torch.channels_last)
+        self.wrapped: dict[str, nn.Module] = {
+            name: wrap(network, context) for name, network in self.gan.named_networks()
+        }
+        if config.compile:
+            self.wrapped = {name: torch.compile(n) for name, n in self.wrapped.items()}  # type: ignore[misc]
+        self.sampler = EpochSampler(
+            len(data.dataset), seed=config.seed, batch_size=config.batch_size,
+            rank=context.rank, world_size=context.world_size,
+        )  # fmt: skip
+        self.steps_per_epoch = self.sampler.batches_per_epoch()
+        self.total_steps = config.max_steps or config.epochs * self.steps_per_epoch
+        self.optimisers = build_optimisers(self.gan, config)
+        self.schedulers = build_schedulers(self.optimisers, config, self.total_steps)
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=config.precision == "fp16" and device.type == "cuda"
+        )
+        self.perceptual = perceptual_network(config, device)
+        self.step = 0
+        self.seconds = 0.0
+        self.fixed_batch = collate(
+            [data.dataset.items[i] for i in range(min(4, len(data.dataset)))]
+        )
+
+    # -- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "config": self.config.model_dump_json(),
+            "step": self.step,
+            "seconds": self.seconds,
+            "networks": {name: n.state_dict() for name, n in self.gan.named_networks()},
+            "optimisers": {name: o.state_dict() for name, o in self.optimisers.items()},
+            "schedulers": {name: s.state_dict() for name, s in self.schedulers.items()},
+            "scaler": self.scaler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def save_state(self) -> Path:
+        path = self.out / STATE_FILE
+        temporary = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), temporary)
+        temporary.replace(path)
+        return path
+
+    def load_state(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.context.device, weights_only=True)
+        saved = TrainConfig.model_validate_json(state["config"])
+        if saved.model != self.config.model:
+            raise ValueError(f"{path} was trained with a different architecture: {saved.model}")
+        for name, network in self.gan.named_networks():
+            network.load_state_dict(state["networks"][name])
+        for name, optimiser in self.optimisers.items():
+            optimiser.load_state_dict(state["optimisers"][name])
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][name])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng_cpu"].cpu())
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
+        self.step = int(state["step"])
+        self.seconds = float(state["seconds"])
+
+    # -- outputs -------------------------------------------------------------------------
+    def export_generator(self, path: Path | None = None) -> str:
+        """Write the inference checkpoint (G1, G2 and metadata) that the pipeline loads."""
+        config = self.config
+        perceptual = (
+            "on" if self.perceptual is not None
+            else "off: no VGG-19 weights given" if config.loss.per_weight > 0 else "off"
+        )  # fmt: skip
+        metadata = GeneratorMetadata(
+            architecture=config.model,
+            training={
+                **json.loads(config.model_dump_json()),
+                "steps": self.step,
+                "epochs_completed": round(self.step / self.steps_per_epoch, 2),
+                "seconds": round(self.seconds, 1),
+                "perceptual_loss": perceptual,
+                "world_size": self.context.world_size,
+                "device": str(self.context.device),
+            },
+            data=self.data.folder.record(),
+            parser=ParserRecord(id=self.data.parser_id, description=self.data.parser_description),
+            notes=f"isegan train --preset {config.preset}",
+            **new_metadata_fields(),
+        )
+        return save_generators(path or self.out / GENERATOR_FILE, self.gan.generators(), metadata)
+
+    def write_samples(self) -> Path:
+        path = self.out / "samples" / f"step-{self.step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sample_grid(self.gan, self.fixed_batch, self.context.device, self.config).save(path)
+        return path
+
+    # -- loop ----------------------------------------------------------------------------
+    def fit(self) -> Path:
+        config, context = self.config, self.context
+        step_context = StepContext(
+            config, self.gan, self.wrapped, self.optimisers, context.device,
+            perceptual=self.perceptual, scaler=self.scaler,
+        )  # fmt: skip
+        log_path = self.out / "losses.jsonl"
+        if context.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(config.model_dump_json(indent=2))
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.progress,
+                   unit="step", dynamic_ncols=True)  # fmt: skip
+        for network in self.gan.named_networks():
+            network[1].train()
+        while self.step < self.total_steps:
+            epoch, done_in_epoch = divmod(self.step, self.steps_per_epoch)
+            self.sampler.set_epoch(epoch, skip_batches=done_in_epoch)
+            loader = DataLoader(
+                self.data.dataset, batch_size=config.batch_size, sampler=self.sampler,
+                num_workers=config.data.workers, collate_fn=collate,
+                pin_memory=context.device.type == "cuda", drop_last=True,
+                persistent_workers=False, generator=torch.Generator(),
+            )  # fmt: skip
+            waited = time.perf_counter()
+            for batch in loader:
+                started = time.perf_counter()
+                data_wait = started - waited
+                learning_rate = self.optimisers["stage1"].param_groups[0]["lr"]
+                logs = train_step(step_context, batch)
+                logs["lr"] = learning_rate
+                for scheduler in self.schedulers.values():
+                    scheduler.step()
+                self.step += 1
+                finished = time.perf_counter()
+                self.seconds += finished - waited
+                if context.is_main:
+                    self._after_step(logs, epoch, finished - waited, data_wait, log_path, bar)
+                waited = time.perf_counter()
+                if self.step >= self.total_steps:
+                    break
+        bar.close()
+        if context.is_main:
+            self.save_state()
+            self.export_generator()
+            self.write_samples()
+        barrier(context)
+        return self.out / GENERATOR_FILE
+
+    def _after_step(
+        self,
+        logs: dict[str, float],
+        epoch: int,
+        step_seconds: float,
+        data_wait: float,
+        log_path: Path,
+        bar: tqdm,  # type: ignore[type-arg]
+    ) -> None:
+        config = self.config
+        record = {
+            "step": self.step,
+            "epoch": epoch,
+            **{k: v if k == "lr" else round(v, 5) for k, v in logs.items()},
+            "step_seconds": round(step_seconds, 4),
+            "data_wait_fraction": round(data_wait / step_seconds, 4) if step_seconds else 0.0,
+        }
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        bar.update(1)
+        if self.step % config.log_every == 0 or self.step == 1:
+            shown = {k: f"{v:.3f}" for k, v in logs.items() if k.endswith(("total", "face"))}
+            bar.set_postfix(shown | {"s/step": f"{step_seconds:.2f}"})
+        if self.step % config.sample_every == 0:
+            self.write_samples()
+        if self.step % config.checkpoint_every == 0:
+            self.save_state()
+            self.export_generator()
