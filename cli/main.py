@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from isegan.cli import parse, synthesize, train, train_parser
+from isegan.cli import evaluate, parse, synthesize, train, train_parser
 from isegan.cli.images import InputError
 from isegan.model.errors import WeightsError
 from isegan.model.version import code_version
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_parser(subparsers)
     train.add_parser(subparsers)
     train_parser.add_parser(subparsers)
+    evaluate.add_parser(subparsers)
     return parser
 
 

@@ -34,6 +34,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="also write <name>.stage1.png (Y1) and <name>.sketch-parsing.png (P_s)",
     )
+    parser.add_argument(
+        "--align",
+        action="store_true",
+        help="first warp each sketch so its eyes sit where CUFS has them (needs MediaPipe); "
+        "also writes <name>.on-input.png, the photo warped back onto the input frame",
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
         for start in range(0, len(sketches), args.batch_size):
             batch = sketches[start : start + args.batch_size]
-            for stem, result in zip(stems[start:], pipeline(batch), strict=False):
+            results = pipeline(batch, align=args.align)
+            for stem, sketch, result in zip(stems[start:], batch, results, strict=False):
                 write_png(result.photo, out / f"{stem}.png")
+                if args.align:
+                    write_png(result.photo_on_input(sketch), out / f"{stem}.on-input.png")
                 write_parsing_png(result.intermediate_parsing, out / f"{stem}.parsing.png")
                 if args.extras:
                     write_png(result.stage1_photo, out / f"{stem}.stage1.png")

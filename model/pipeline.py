@@ -17,21 +17,31 @@ import numpy as np
 import torch
 from PIL import Image
 
+from isegan.model.alignment import Alignment, align_face
 from isegan.model.checkpoint import GeneratorMetadata, file_sha256
 from isegan.model.device import resolve_device
 from isegan.model.generators import Generators, load_generators
+from isegan.model.landmarks import FaceLandmarker
 from isegan.model.parsing import FaceParser, load_parser
 from isegan.model.preprocess import Placement, Preprocess
 
 
 @dataclass(frozen=True)
 class PipelineResult:
-    """One sketch's outputs, each at the sketch's own size."""
+    """One sketch's outputs, each at the size of the image the networks saw: the sketch's
+    own size, or the CUFS frame (200x250) when it was aligned first."""
 
     photo: Image.Image  # final photo: Y2, or Y1 for a stage-I-only model
     stage1_photo: Image.Image  # Y1
     intermediate_parsing: np.ndarray  # argmax of P_int, (H, W) uint8 class indices
     sketch_parsing: np.ndarray  # argmax of P_s, (H, W) uint8 class indices
+    alignment: Alignment | None = None  # set when the sketch was aligned
+
+    def photo_on_input(self, sketch: Image.Image) -> Image.Image:
+        """The photo in the input's own frame: warped back when the sketch was aligned."""
+        if self.alignment is None:
+            return self.photo
+        return self.alignment.warp_back(self.photo, sketch)
 
 
 @dataclass
@@ -68,6 +78,13 @@ class FacePipeline:
         self.parser_id = parser_id
         self.metadata = metadata
         self.last_timings = StageTimings()
+        self._landmarker: FaceLandmarker | None = None
+
+    def _aligner(self) -> FaceLandmarker:
+        """FaceMesh is loaded on first use: only aligned requests need it."""
+        if self._landmarker is None:
+            self._landmarker = FaceLandmarker()
+        return self._landmarker
 
     @classmethod
     def from_files(
@@ -91,10 +108,20 @@ class FacePipeline:
     def two_stage(self) -> bool:
         return self.generators.stage2 is not None
 
-    def __call__(self, sketches: Sequence[Image.Image]) -> list[PipelineResult]:
+    def __call__(
+        self, sketches: Sequence[Image.Image], *, align: bool = False
+    ) -> list[PipelineResult]:
+        """Run every stage once for the whole batch. With ``align=True`` each sketch is
+        first warped to the CUFS frame (a :class:`NoFaceFoundError` if it has no face)."""
         if not sketches:
             return []
         timings = StageTimings()
+        alignments: list[Alignment | None] = [None] * len(sketches)
+        if align:
+            started = time.perf_counter()
+            alignments = [align_face(s, self._aligner()) for s in sketches]
+            sketches = [a.image for a in alignments if a is not None]
+            timings.extra["align"] = time.perf_counter() - started
         started = time.perf_counter()
         canvases, placements = zip(*(self.preprocess.to_canvas(s) for s in sketches), strict=True)
         batch = torch.stack(canvases).to(self.device)
@@ -117,7 +144,15 @@ class FacePipeline:
 
         started = time.perf_counter()
         results = [
-            self._result(index, placement, final, stage1.photo, stage1.parsing, sketch_parsing)
+            self._result(
+                index,
+                placement,
+                final,
+                stage1.photo,
+                stage1.parsing,
+                sketch_parsing,
+                alignments[index],
+            )
             for index, placement in enumerate(placements)
         ]
         timings.postprocess = time.perf_counter() - started
@@ -132,6 +167,7 @@ class FacePipeline:
         coarse: torch.Tensor,
         intermediate_parsing: torch.Tensor,
         sketch_parsing: torch.Tensor,
+        alignment: Alignment | None,
     ) -> PipelineResult:
         crop_back = self.preprocess
         return PipelineResult(
@@ -141,6 +177,7 @@ class FacePipeline:
                 intermediate_parsing[index], placement
             ),
             sketch_parsing=crop_back.classes_from_canvas(sketch_parsing[index], placement),
+            alignment=alignment,
         )
 
 

@@ -42,7 +42,7 @@ class PseudoLabelCache:
 
     def build(self, folder: PairFolder, *, progress: bool = True) -> list[str]:
         """Label every pair of ``folder`` not labelled yet; return IDs with no face found."""
-        from isegan.training.landmarks import FaceLandmarker
+        from isegan.model.landmarks import FaceLandmarker
         from isegan.training.pseudo_labels import NoFaceError, label_pair
 
         manifest = self._manifest()

@@ -1,0 +1,91 @@
+"""``isegan eval`` end to end on real bundled pairs (checkpoints written by the tests)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from isegan.training.evaluate import greyscale
+from isegan.training.metrics.fsim import fsim
+from tests.e2e.test_cli import run
+
+
+@pytest.fixture(scope="module")
+def six(cufs_dir, test_ids, tmp_path_factory):
+    root = tmp_path_factory.mktemp("six")
+    ids = test_ids[:3] + test_ids[-3:]
+    for kind in ("photos", "sketches"):
+        (root / kind).mkdir()
+        for i in ids:
+            shutil.copy(cufs_dir / kind / f"{i}.png", root / kind / f"{i}.png")
+    (root / "six.txt").write_text("\n".join(ids) + "\n")
+    return root, ids
+
+
+def test_eval_two_folders(six, tmp_path) -> None:
+    root, ids = six
+    result = run(
+        "eval",
+        "--real",
+        root / "photos",
+        "--fake",
+        root / "sketches",
+        "--out",
+        tmp_path,
+        "--nlda-repeats",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    scores = metrics["results"]["fake"]
+    expected = np.mean([
+        fsim(greyscale(Image.open(root / "photos" / f"{i}.png")), greyscale(Image.open(root / "sketches" / f"{i}.png")))
+        for i in ids
+    ])  # fmt: skip
+    assert scores["fsim"] == pytest.approx(expected, abs=1e-9)
+    assert scores["lpips_alex"] is None and scores["fid"] is None  # no weights: not computed
+    assert 0 <= scores["nlda"] <= 100 and scores["nlda_protocol"]["repeats"] == 3
+    report = (tmp_path / "report.md").read_text()
+    assert "FSIM ↑" in report and "n/c" in report and f"{expected:.4f}" in report
+
+
+def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint, tmp_path) -> None:
+    root, ids = six
+    result = run(
+        "eval",
+        "--checkpoint",
+        generator_checkpoint,
+        "--parser",
+        parser_checkpoint,
+        "--data",
+        root,
+        "--split",
+        "six",
+        "--out",
+        tmp_path,
+        "--nlda-repeats",
+        "2",
+        "--device",
+        "cpu",
+    )
+    assert result.returncode == 0, result.stderr
+    name = generator_checkpoint.parent.name
+    assert sorted(p.stem for p in (tmp_path / name / "photos").iterdir()) == sorted(ids)
+    with Image.open(tmp_path / name / "photos" / f"{ids[0]}.png") as photo:
+        assert photo.size == (200, 250)
+    assert (tmp_path / name / "grid.png").is_file()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    entry = metrics["results"][name]
+    assert set(entry) >= {"model_id", "final", "stage1"} and len(entry["model_id"]) == 64
+    assert metrics["data"]["num_pairs"] == 6
+    report = (tmp_path / "report.md").read_text()
+    assert "(stage-II output)" in report and "sketch used as the photo" in report
+
+
+def test_eval_needs_inputs(tmp_path) -> None:
+    result = run("eval", "--out", tmp_path)
+    assert result.returncode == 2 and "--checkpoint" in result.stderr

@@ -1,0 +1,1 @@
+"""Image-quality and recognition metrics of the paper's Table 1."""
