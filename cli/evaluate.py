@@ -95,9 +95,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.checkpoint or args.data is None:
         raise ValueError("give --checkpoint CKPT --data DIR, or --real DIR --fake DIR")
-    parser_weights = require_weights(
-        args.parser or default_parser_path(), "--parser", "face parser"
-    )
+    parser_weights = require_weights(args.parser, "--parser", "face parser", default_parser_path())
     folder = PairFolder.open(args.data, args.split)
     rows: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {}

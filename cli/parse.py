@@ -10,6 +10,7 @@ from isegan.cli.weights import require_weights
 from isegan.model.device import resolve_device
 from isegan.model.parsing import load_parser
 from isegan.model.pipeline import parse_sketches
+from isegan.model.pretrained import default_parser_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,14 +26,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--parser",
         type=Path,
-        help="face parser weights: an isegan .safetensors or the public BiSeNet 79999_iter.pth",
+        help="face parser: isegan .safetensors or public BiSeNet 79999_iter.pth (default: bundled)",
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    weights = require_weights(args.parser, "--parser", "face parser")
+    weights = require_weights(args.parser, "--parser", "face parser", default_parser_path())
     sketch = read_image(args.sketch)
     device = resolve_device(args.device)
     loaded = load_parser(weights, device)

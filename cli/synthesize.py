@@ -10,6 +10,7 @@ from tqdm import tqdm
 from isegan.cli.images import output_stems, read_image, write_parsing_png, write_png
 from isegan.cli.weights import require_weights
 from isegan.model.pipeline import FacePipeline
+from isegan.model.pretrained import default_generator_path, default_parser_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,11 +22,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("sketches", nargs="+", type=Path, help="sketch image files")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--checkpoint", type=Path, help="generator checkpoint (.safetensors)")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="generator checkpoint (default: the bundled model)"
+    )
     parser.add_argument(
         "--parser",
         type=Path,
-        help="face parser weights: an isegan .safetensors or the public BiSeNet 79999_iter.pth",
+        help="face parser: isegan .safetensors or public BiSeNet 79999_iter.pth (default: bundled)",
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=4, help="sketches per forward pass")
@@ -46,8 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
-    checkpoint = require_weights(args.checkpoint, "--checkpoint", "generator checkpoint")
-    parser_weights = require_weights(args.parser, "--parser", "face parser")
+    checkpoint = require_weights(
+        args.checkpoint, "--checkpoint", "generator checkpoint", default_generator_path()
+    )
+    parser_weights = require_weights(args.parser, "--parser", "face parser", default_parser_path())
     stems = output_stems(args.sketches)
     sketches = [read_image(path) for path in args.sketches]
     pipeline = FacePipeline.from_files(checkpoint, parser_weights, device=args.device)

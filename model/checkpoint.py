@@ -116,6 +116,9 @@ def save_checkpoint(
     os.close(handle)
     try:
         save_file(tensors, temporary, metadata=header)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it owner-only
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -93,6 +93,15 @@ def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) ->
     return RunData(folder, dataset, loaded.parser_id, description)
 
 
+def _tensorboard_writer(out: Path) -> Any:
+    """A TensorBoard writer when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(out / "tensorboard"))
+
+
 class Trainer:
     """Holds one run's state; ``fit`` trains to the configured number of steps."""
 
@@ -137,6 +146,7 @@ class Trainer:
         self.fixed_batch = collate(
             [data.dataset.items[i] for i in range(min(4, len(data.dataset)))]
         )
+        self.tensorboard = _tensorboard_writer(out) if context.is_main else None
 
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -279,6 +289,10 @@ class Trainer:
         }
         with open(log_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
+        if self.tensorboard is not None:
+            for key, value in record.items():
+                if key not in ("step", "epoch"):
+                    self.tensorboard.add_scalar(key, value, self.step)
         bar.update(1)
         if self.step % config.log_every == 0 or self.step == 1:
             shown = {k: f"{v:.3f}" for k, v in logs.items() if k.endswith(("total", "face"))}

@@ -104,8 +104,16 @@ def test_without_weights_the_error_says_what_to_pass(sketches, tmp_path) -> None
     result = run("synthesize", sketches[0], "-o", tmp_path)
     assert result.returncode == 2
     assert "no trained default" in result.stderr and "--checkpoint" in result.stderr
-    result = run("parse", sketches[0], "-o", tmp_path / "x.png")
-    assert result.returncode == 2 and "--parser" in result.stderr
+
+
+def test_parse_uses_the_bundled_parser_by_default(sketches, tmp_path) -> None:
+    out = tmp_path / "p.png"
+    result = run("parse", sketches[0], "-o", out)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as image:
+        classes = set(np.unique(np.asarray(image)).tolist())
+    # A trained parser finds the face's parts in a real sketch.
+    assert {0, 1, 2, 3, 4, 6, 7} <= classes
 
 
 def test_bad_files_give_clear_errors(

@@ -85,7 +85,7 @@ def nlda_accuracy(
     identities = real.shape[0]
     n_train = round(identities * train_fraction)
     if n_train < 2 or identities - n_train < 2:
-        raise ValueError(f"{identities} identities are too few for NLDA (each side of a split needs 2)")
+        raise ValueError(f"{identities} identities are too few for NLDA (2 per split side)")
     rng = np.random.default_rng(seed)
     accuracies = []
     pca_used = 0

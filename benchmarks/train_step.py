@@ -1,0 +1,128 @@
+"""Seconds per training iteration (D1+D_par, D2, G1, G2) and peak memory.
+
+Runs the real ``train_step`` of the full preset on random 256x256 batches (no data
+loading), for each width and batch size asked, after warm-up steps, and prints a table
+(``--json`` for one JSON object). Peak memory is the process's maximum resident set on
+CPU, ``torch.cuda.max_memory_allocated`` on a GPU.
+
+    python benchmarks/train_step.py --widths 64 32 16 --batch-sizes 1 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import torch
+
+from isegan.model.device import resolve_device
+from isegan.training.config import build_config
+from isegan.training.networks import TwoStageGAN
+from isegan.training.steps import StepContext, train_step
+from isegan.training.trainer import build_optimisers
+
+
+def measure(
+    width: int,
+    batch_size: int,
+    *,
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
+    steps: int,
+    warmup: int,
+) -> dict[str, float | int | str]:
+    config = build_config(
+        "full",
+        batch_size=batch_size,
+        precision=precision,
+        channels_last=channels_last,
+        model__generator__base_channels=width,
+        discriminators__face__base_channels=width,
+        discriminators__parsing__base_channels=width,
+        discriminators__final__base_channels=width,
+    )
+    torch.manual_seed(0)
+    gan = TwoStageGAN(config).to(device)
+    if channels_last:
+        gan.to(memory_format=torch.channels_last)
+    optimisers = build_optimisers(gan, config)
+    context = StepContext(config, gan, dict(gan.named_networks()), optimisers, device)
+    batch = {
+        "sketch": torch.rand(batch_size, 3, 256, 256) * 2 - 1,
+        "photo": torch.rand(batch_size, 3, 256, 256) * 2 - 1,
+        "sketch_parsing": torch.softmax(torch.randn(batch_size, 8, 256, 256), 1),
+        "photo_parsing": torch.softmax(torch.randn(batch_size, 8, 256, 256), 1),
+    }
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for step in range(warmup + steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        started = time.perf_counter()
+        train_step(context, batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if step >= warmup:
+            times.append(time.perf_counter() - started)
+    if device.type == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    seconds = statistics.median(times)
+    return {
+        "ngf": width,
+        "batch_size": batch_size,
+        "precision": precision,
+        "channels_last": channels_last,
+        "seconds_per_step": round(seconds, 3),
+        "seconds_per_image": round(seconds / batch_size, 3),
+        "peak_memory_mb": round(peak_mb),
+        "device": str(device),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[64, 32, 16])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    rows = [
+        measure(
+            w,
+            b,
+            device=device,
+            precision=args.precision,
+            channels_last=args.channels_last,
+            steps=args.steps,
+            warmup=args.warmup,
+        )
+        for w in args.widths
+        for b in args.batch_sizes
+    ]
+    if args.json:
+        print(json.dumps({"rows": rows, "threads": torch.get_num_threads()}, indent=2))
+        return
+    print("| ngf | batch | precision | s/step | s/image | peak MB |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        layout = " +channels_last" if r["channels_last"] else ""
+        print(
+            f"| {r['ngf']} | {r['batch_size']} | {r['precision']}{layout} "
+            f"| {r['seconds_per_step']} | {r['seconds_per_image']} | {r['peak_memory_mb']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
