@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from isegan.cli.weights import require_weights
+from isegan.model.parsing import PARSER_BACKENDS
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_parser_path
 from isegan.training.evaluate import (
@@ -54,6 +55,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--inception", type=Path, help="FID weights pt_inception-2015-12-05-6726825d.pth"
     )
     parser.add_argument("--nlda-repeats", type=int, default=20)
+    parser.add_argument(
+        "--parser-backend",
+        choices=PARSER_BACKENDS,
+        default="auto",
+        help="which kind of parser file --parser is (auto: by suffix)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.set_defaults(run=run)
@@ -101,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     sketch_outputs = None
     for checkpoint in args.checkpoint:
-        pipeline = FacePipeline.from_files(checkpoint, parser_weights, device=args.device)
+        pipeline = FacePipeline.from_files(
+            checkpoint, parser_weights, device=args.device, parser_backend=args.parser_backend
+        )
         name = checkpoint.parent.name if checkpoint.stem == "generator" else checkpoint.stem
         outputs = synthesise_split(pipeline, folder, out / name, batch_size=args.batch_size)
         evaluation_grid(outputs).save(out / name / "grid.png")

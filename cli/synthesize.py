@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from isegan.cli.images import output_stems, read_image, write_parsing_png, write_png
 from isegan.cli.weights import require_weights
+from isegan.model.parsing import PARSER_BACKENDS
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
 
@@ -29,6 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--parser",
         type=Path,
         help="face parser: isegan .safetensors or public BiSeNet 79999_iter.pth (default: bundled)",
+    )
+    parser.add_argument(
+        "--parser-backend",
+        choices=PARSER_BACKENDS,
+        default="auto",
+        help="which kind of parser file --parser is (auto: by suffix)",
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=4, help="sketches per forward pass")
@@ -55,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     parser_weights = require_weights(args.parser, "--parser", "face parser", default_parser_path())
     stems = output_stems(args.sketches)
     sketches = [read_image(path) for path in args.sketches]
-    pipeline = FacePipeline.from_files(checkpoint, parser_weights, device=args.device)
+    pipeline = FacePipeline.from_files(
+        checkpoint, parser_weights, device=args.device, parser_backend=args.parser_backend
+    )
     out: Path = args.out
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
         for start in range(0, len(sketches), args.batch_size):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from isegan.model.parsing import PARSER_BACKENDS
 from isegan.training.config import PRESETS, build_config
 from isegan.training.distributed import setup, teardown
 from isegan.training.trainer import Trainer, prepare_data
@@ -37,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--resume", type=Path, help="training-state.pt to continue from")
     parser.add_argument("--vgg19", type=Path, help="torchvision vgg19 state dict for L_per")
     parser.add_argument("--parser", type=Path, help="face parser weights (default: bundled)")
+    parser.add_argument("--parser-backend", choices=PARSER_BACKENDS, help="kind of --parser file")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--channels-last", action="store_true", default=None)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile")
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         compile=args.compile,
         vgg19_weights=str(args.vgg19) if args.vgg19 else None,
         parser_weights=str(args.parser) if args.parser else None,
+        parser_backend=args.parser_backend,
         data__root=str(args.data) if args.data else None,
         data__split=args.split,
         data__workers=args.workers,

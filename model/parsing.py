@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from isegan.model.checkpoint import (
     save_checkpoint,
 )
 from isegan.model.config import ParserConfig
+from isegan.model.errors import WeightsError
 from isegan.model.labels import get_label_scheme, to_face_probabilities
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.networks.vgg import IMAGENET_MEAN, IMAGENET_STD
@@ -70,9 +72,13 @@ class FaceParser(nn.Module):
         return to_face_probabilities(probabilities, self.scheme)
 
 
+ParserBackend = Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"]
+PARSER_BACKENDS: tuple[str, ...] = ("auto", "isegan", "bisenet-celebamask", "facer-lapa")
+
+
 @dataclass
 class LoadedParser:
-    parser: FaceParser
+    parser: nn.Module  # FaceParser, or FacerParser for facer's models
     parser_id: str  # SHA-256 of the weights file
     metadata: ParserMetadata | None  # None for third-party files
 
@@ -83,12 +89,34 @@ def save_parser(path: str | Path, network: BiSeNet, metadata: ParserMetadata) ->
     return save_checkpoint(path, {PARSER_PREFIX: network}, metadata)
 
 
-def load_parser(path: str | Path, device: torch.device | str = "cpu") -> LoadedParser:
-    """Load the project's parser (``.safetensors``) or the public BiSeNet ``79999_iter.pth``
-    (any other suffix; 19 CelebAMask-HQ classes mapped to 8)."""
+def load_parser(
+    path: str | Path, device: torch.device | str = "cpu", backend: ParserBackend = "auto"
+) -> LoadedParser:
+    """Load a face parser; ``backend`` is the one setting that chooses which kind:
+
+    - ``isegan``: the project's own checkpoints (``.safetensors``, e.g. the default);
+    - ``bisenet-celebamask``: face-parsing.PyTorch's ``79999_iter.pth`` (19 classes);
+    - ``facer-lapa``: a facer FaRL LaPa TorchScript file (11 classes, needs facer);
+    - ``auto``: ``.safetensors`` -> isegan, ``.pth`` -> bisenet-celebamask,
+      ``.pt``/``.jit`` -> facer-lapa.
+    """
     path = Path(path)
+    if backend not in PARSER_BACKENDS:
+        raise ValueError(f"unknown parser backend {backend!r}, choose one of {PARSER_BACKENDS}")
+    if backend == "auto":
+        by_suffix: dict[str, ParserBackend] = {
+            ".safetensors": "isegan", ".pt": "facer-lapa", ".jit": "facer-lapa",
+        }  # fmt: skip
+        backend = by_suffix.get(path.suffix, "bisenet-celebamask")
+    target = torch.device(device)
+    if backend == "facer-lapa":
+        from isegan.model.facer_parser import FacerParser
+
+        if not path.is_file():
+            raise WeightsError(f"facer model file not found: {path}")
+        return LoadedParser(FacerParser(path, target).eval(), file_sha256(path), None)
     metadata: ParserMetadata | None
-    if path.suffix == ".safetensors":
+    if backend == "isegan":
         tensors, metadata = read_checkpoint(path, ParserMetadata)
         config = metadata.architecture
         network = BiSeNet.from_config(config)
@@ -97,5 +125,5 @@ def load_parser(path: str | Path, device: torch.device | str = "cpu") -> LoadedP
     else:
         network, config = load_public_bisenet(path)
         metadata = None
-    parser = FaceParser(network, config).to(torch.device(device)).eval()
+    parser = FaceParser(network, config).to(target).eval()
     return LoadedParser(parser, file_sha256(path), metadata)

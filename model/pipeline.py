@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from isegan.model.alignment import Alignment, align_face
 from isegan.model.checkpoint import GeneratorMetadata, file_sha256
 from isegan.model.device import resolve_device
 from isegan.model.generators import Generators, load_generators
 from isegan.model.landmarks import FaceLandmarker
-from isegan.model.parsing import FaceParser, load_parser
+from isegan.model.parsing import ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
 
 
@@ -61,7 +62,7 @@ class FacePipeline:
 
     def __init__(
         self,
-        parser: FaceParser,
+        parser: nn.Module,
         generators: Generators,
         *,
         device: torch.device,
@@ -88,12 +89,16 @@ class FacePipeline:
 
     @classmethod
     def from_files(
-        cls, checkpoint: str | Path, parser: str | Path, device: str = "auto"
+        cls,
+        checkpoint: str | Path,
+        parser: str | Path,
+        device: str = "auto",
+        parser_backend: ParserBackend = "auto",
     ) -> FacePipeline:
         """Load a generator checkpoint and a parser weights file onto ``device``."""
         target = resolve_device(device)
         loaded = load_generators(checkpoint, target)
-        loaded_parser = load_parser(parser, target)
+        loaded_parser = load_parser(parser, target, parser_backend)
         return cls(
             loaded_parser.parser,
             loaded.generators,
@@ -182,7 +187,7 @@ class FacePipeline:
 
 
 def parse_sketches(
-    parser: FaceParser,
+    parser: nn.Module,
     sketches: Sequence[Image.Image],
     *,
     device: torch.device,

@@ -83,6 +83,7 @@ class TrainConfig(FrozenConfig):
     checkpoint_every: int = Field(1000, ge=1)
     vgg19_weights: str | None = None
     parser_weights: str | None = None
+    parser_backend: Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"] = "auto"
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

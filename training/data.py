@@ -19,10 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 from torch.utils.data import Dataset, Sampler
 from tqdm import tqdm
 
-from isegan.model.parsing import FaceParser
 from isegan.model.preprocess import Placement, Preprocess
 from isegan.training.pairs import PairFolder
 
@@ -57,7 +57,7 @@ class ParsingCache:
     def fill(
         self,
         folder: PairFolder,
-        parser: FaceParser,
+        parser: nn.Module,
         device: torch.device,
         *,
         batch_size: int = 8,

@@ -81,7 +81,7 @@ def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) ->
     parser_path = config.parser_weights or default_parser_path()
     if parser_path is None:
         raise ValueError("no face parser given and no default parser is installed: pass --parser")
-    loaded = load_parser(parser_path, context.device)
+    loaded = load_parser(parser_path, context.device, config.parser_backend)
     cache = ParsingCache(config.data.parsing_cache or out / "parsing-cache", loaded.parser_id)
     if context.is_main:
         cache.fill(folder, loaded.parser, context.device)
