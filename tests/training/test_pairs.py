@@ -1,0 +1,89 @@
+"""Pair folders: clear errors that name the file, and the parser-keyed parsing cache."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PIL import Image
+
+from isegan.model.parsing import load_parser
+from isegan.training.data import ParsingCache
+from isegan.training.pairs import DataError, PairFolder
+from tests.helpers import write_parser_checkpoint
+
+
+@pytest.fixture
+def folder(cufs_dir, test_ids, tmp_path):
+    for kind in ("photos", "sketches"):
+        (tmp_path / kind).mkdir()
+        for i in test_ids[:3]:
+            shutil.copy(cufs_dir / kind / f"{i}.png", tmp_path / kind / f"{i}.png")
+    (tmp_path / "mini.txt").write_text("\n".join(test_ids[:3]) + "\n")
+    return tmp_path, test_ids[:3]
+
+
+def test_a_good_folder_opens_and_records_its_split(folder) -> None:
+    root, ids = folder
+    pairs = PairFolder.open(root, "mini")
+    assert pairs.ids == tuple(ids)
+    photo, sketch = pairs.load_pair(ids[0])
+    assert photo.shape == sketch.shape == (250, 200, 3)
+    record = pairs.record()
+    assert record.num_pairs == 3 and len(record.ids_sha256) == 64
+
+
+def test_missing_split_list_and_missing_pair(folder) -> None:
+    root, ids = folder
+    with pytest.raises(DataError, match=r"split list not found: .*nope\.txt"):
+        PairFolder.open(root, "nope")
+    (root / "sketches" / f"{ids[1]}.png").unlink()
+    with pytest.raises(
+        DataError, match=rf"1 files of split 'mini' are missing: .*sketches/{ids[1]}\.png"
+    ):
+        PairFolder.open(root, "mini")
+
+
+def test_unreadable_image_is_named(folder) -> None:
+    root, ids = folder
+    (root / "photos" / f"{ids[2]}.png").write_bytes(b"not an image")
+    pairs = PairFolder.open(root, "mini")
+    with pytest.raises(DataError, match=rf"photos/{ids[2]}\.png: not a readable image"):
+        pairs.load_pair(ids[2])
+
+
+def test_size_mismatch_names_both_files(folder) -> None:
+    root, ids = folder
+    path = root / "sketches" / f"{ids[0]}.png"
+    Image.open(path).resize((100, 125)).save(path)
+    with pytest.raises(
+        DataError, match=rf"sketch .*{ids[0]}\.png is 100x125 but photo .* is 200x250"
+    ):
+        PairFolder.open(root, "mini").load_pair(ids[0])
+
+
+def test_duplicate_and_empty_split_lists(folder) -> None:
+    root, ids = folder
+    (root / "dup.txt").write_text(f"{ids[0]}\n{ids[0]}\n")
+    with pytest.raises(DataError, match="repeats IDs"):
+        PairFolder.open(root, "dup")
+    (root / "empty.txt").write_text("\n")
+    with pytest.raises(DataError, match="is empty"):
+        PairFolder.open(root, "empty")
+
+
+def test_parsing_cache_is_keyed_by_parser(folder, tmp_path_factory) -> None:
+    root, ids = folder
+    pairs = PairFolder.open(root, "mini")
+    folder_a = tmp_path_factory.mktemp("a")
+    first = load_parser(write_parser_checkpoint(folder_a / "p1.safetensors", seed=1))
+    second = load_parser(write_parser_checkpoint(folder_a / "p2.safetensors", seed=2))
+    cache_root = tmp_path_factory.mktemp("cache")
+    cache_1 = ParsingCache(cache_root, first.parser_id)
+    cache_2 = ParsingCache(cache_root, second.parser_id)
+    assert cache_1.folder != cache_2.folder
+    cache_1.fill(pairs, first.parser, first.parser.mean.device, progress=False)
+    assert all(cache_1.path(i).is_file() for i in ids)
+    assert not any(cache_2.path(i).is_file() for i in ids)  # never reuses the other's maps
+    maps = cache_1.load(ids[0])
+    assert maps.sketch.shape == maps.photo.shape == (8, 250, 200)
