@@ -9,12 +9,14 @@ a stated tolerance of the fp32 checkpoint's on bundled test sketches before inst
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from isegan.model.checkpoint import file_sha256
 from isegan.model.generators import load_generators, save_generators
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_parser_path
@@ -45,6 +47,15 @@ def main() -> None:
     if worst > MAX_MEAN_ABS_DIFFERENCE:
         TARGET.unlink()
         raise SystemExit(f"fp16 copy differs too much ({worst:.3f} > {MAX_MEAN_ABS_DIFFERENCE})")
+    record = {
+        "model_id": model_id,
+        "source_checkpoint_sha256": file_sha256(args.checkpoint),
+        "storage": "float16",
+        "fp16_vs_fp32_worst_mean_abs_grey_levels": round(worst, 4),
+        "fp16_check_sketches": ids,
+        "size_bytes": TARGET.stat().st_size,
+    }
+    TARGET.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"installed {TARGET} ({TARGET.stat().st_size / 2**20:.1f} MiB, model id {model_id})")
 
 

@@ -36,7 +36,9 @@ class LossConfig(FrozenConfig):
     per_distance: Literal["mse", "l1"] = "mse"
     pm_weight: float = Field(10.0, ge=0)  # mu
     pm_beta: float = Field(0.3, ge=0, le=1)
-    pm_norm: Literal["mse", "l2"] = "mse"
+    # The literal Euclidean norms of eq. 3: each channel's term has a unit-size gradient
+    # whatever the class's area, which is what lets small classes (eyes, nose) count.
+    pm_norm: Literal["mse", "l2"] = "l2"
 
 
 class DiscriminatorsConfig(FrozenConfig):

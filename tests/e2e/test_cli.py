@@ -100,10 +100,20 @@ def test_parse_writes_a_palette_png(sketches, parser_checkpoint, tmp_path) -> No
         assert np.asarray(image).max() < 8
 
 
-def test_without_weights_the_error_says_what_to_pass(sketches, tmp_path) -> None:
+def test_synthesize_works_with_no_flags(sketches, tmp_path) -> None:
+    """The bundled parser and generator: no download, no --checkpoint, no --parser."""
     result = run("synthesize", sketches[0], "-o", tmp_path)
-    assert result.returncode == 2
-    assert "no trained default" in result.stderr and "--checkpoint" in result.stderr
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / f"{sketches[0].stem}.png") as photo:
+        assert photo.size == (200, 250)
+        assert np.asarray(photo, dtype=np.float64).std() > 10  # a picture, not a flat fill
+
+
+def test_missing_checkpoint_file_is_a_clear_error(sketches, tmp_path) -> None:
+    result = run(
+        "synthesize", sketches[0], "-o", tmp_path, "--checkpoint", tmp_path / "nope.safetensors"
+    )
+    assert result.returncode == 2 and "checkpoint not found" in result.stderr
 
 
 def test_parse_uses_the_bundled_parser_by_default(sketches, tmp_path) -> None:
