@@ -6,10 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from isegan.cli.weights import require_weights
-from isegan.model.parsing import PARSER_BACKENDS
+from isegan.cli.weights import add_parser_options, parser_weights
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_parser_path
 from isegan.training.evaluate import (
     MetricWeights,
     evaluation_grid,
@@ -39,7 +37,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=[],
         help="generator checkpoint (repeat for a Table 2 style comparison)",
     )
-    parser.add_argument("--parser", type=Path, help="face parser weights (default: bundled)")
     parser.add_argument("--data", type=Path, help="pair folder (photos/, sketches/, <split>.txt)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--real", type=Path, help="folder of real photos")
@@ -55,13 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--inception", type=Path, help="FID weights pt_inception-2015-12-05-6726825d.pth"
     )
     parser.add_argument("--nlda-repeats", type=int, default=20)
-    parser.add_argument(
-        "--parser-backend",
-        choices=PARSER_BACKENDS,
-        default="auto",
-        help="which kind of parser file --parser is (auto: by suffix)",
-    )
-    parser.add_argument("--device", default="auto")
+    add_parser_options(parser)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.set_defaults(run=run)
 
@@ -102,14 +93,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.checkpoint or args.data is None:
         raise ValueError("give --checkpoint CKPT --data DIR, or --real DIR --fake DIR")
-    parser_weights = require_weights(args.parser, "--parser", "face parser", default_parser_path())
     folder = PairFolder.open(args.data, args.split)
     rows: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {}
     sketch_outputs = None
     for checkpoint in args.checkpoint:
         pipeline = FacePipeline.from_files(
-            checkpoint, parser_weights, device=args.device, parser_backend=args.parser_backend
+            checkpoint, parser_weights(args), device=args.device, parser_backend=args.parser_backend
         )
         name = checkpoint.parent.name if checkpoint.stem == "generator" else checkpoint.stem
         outputs = synthesise_split(pipeline, folder, out / name, batch_size=args.batch_size)

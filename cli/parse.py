@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 
 from isegan.cli.images import read_image, write_parsing_png
-from isegan.cli.weights import require_weights
+from isegan.cli.weights import add_parser_options, parser_weights
 from isegan.model.device import resolve_device
-from isegan.model.parsing import PARSER_BACKENDS, load_parser
+from isegan.model.parsing import load_parser
 from isegan.model.pipeline import parse_sketches
-from isegan.model.pretrained import default_parser_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,23 +22,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("sketch", type=Path, help="sketch image file")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output PNG path")
-    parser.add_argument(
-        "--parser",
-        type=Path,
-        help="face parser: isegan .safetensors or public BiSeNet 79999_iter.pth (default: bundled)",
-    )
-    parser.add_argument(
-        "--parser-backend",
-        choices=PARSER_BACKENDS,
-        default="auto",
-        help="which kind of parser file --parser is (auto: by suffix)",
-    )
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    add_parser_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    weights = require_weights(args.parser, "--parser", "face parser", default_parser_path())
+    weights = parser_weights(args)
     sketch = read_image(args.sketch)
     device = resolve_device(args.device)
     loaded = load_parser(weights, device, args.parser_backend)

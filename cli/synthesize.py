@@ -8,10 +8,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from isegan.cli.images import output_stems, read_image, write_parsing_png, write_png
-from isegan.cli.weights import require_weights
-from isegan.model.parsing import PARSER_BACKENDS
+from isegan.cli.weights import add_parser_options, parser_weights, require_weights
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.pretrained import default_generator_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,18 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--checkpoint", type=Path, help="generator checkpoint (default: the bundled model)"
     )
-    parser.add_argument(
-        "--parser",
-        type=Path,
-        help="face parser: isegan .safetensors or public BiSeNet 79999_iter.pth (default: bundled)",
-    )
-    parser.add_argument(
-        "--parser-backend",
-        choices=PARSER_BACKENDS,
-        default="auto",
-        help="which kind of parser file --parser is (auto: by suffix)",
-    )
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    add_parser_options(parser)
     parser.add_argument("--batch-size", type=int, default=4, help="sketches per forward pass")
     parser.add_argument(
         "--extras",
@@ -59,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = require_weights(
         args.checkpoint, "--checkpoint", "generator checkpoint", default_generator_path()
     )
-    parser_weights = require_weights(args.parser, "--parser", "face parser", default_parser_path())
+    parser_file = parser_weights(args)
     stems = output_stems(args.sketches)
     sketches = [read_image(path) for path in args.sketches]
     pipeline = FacePipeline.from_files(
-        checkpoint, parser_weights, device=args.device, parser_backend=args.parser_backend
+        checkpoint, parser_file, device=args.device, parser_backend=args.parser_backend
     )
     out: Path = args.out
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
