@@ -28,7 +28,7 @@ def test_overfitting_two_pairs_brings_y2_close_to_the_photo(trainer_factory, tmp
         "full",
         width=16,
         split="two",
-        max_steps=60,
+        max_steps=120,
         overrides=("data.flip=false", "data.load_size=256"),
     )
     batch = collate([trainer.data.dataset.items[i] for i in range(2)])
