@@ -11,7 +11,6 @@ from isegan.model.pipeline import FacePipeline
 from isegan.training.evaluate import (
     MetricWeights,
     evaluation_grid,
-    ids_sha256,
     load_folder_pairs,
     protocol,
     report_markdown,
@@ -19,7 +18,7 @@ from isegan.training.evaluate import (
     synthesise_split,
     write_json,
 )
-from isegan.training.pairs import PairFolder
+from isegan.training.pairs import PairFolder, ids_sha256
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from isegan.model.labels import FACE_CLASS_NAMES, colourise
+from isegan.model.labels import FACE_CLASS_COLOURS, FACE_CLASS_NAMES, colourise
 
 
 def overlay(image: Image.Image, class_map: np.ndarray, opacity: float = 0.5) -> Image.Image:
@@ -33,8 +33,6 @@ def contact_sheet(
     )
     draw = ImageDraw.Draw(sheet)
     if legend:
-        from isegan.model.labels import FACE_CLASS_COLOURS
-
         x = 4
         for name, colour in zip(FACE_CLASS_NAMES, FACE_CLASS_COLOURS, strict=True):
             draw.rectangle((x, 3, x + 10, 13), fill=colour, outline="black")

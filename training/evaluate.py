@@ -7,7 +7,6 @@ not computed (``null``), never as a number.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -225,10 +224,6 @@ def load_folder_pairs(
             fake if fake.size == real.size else fake.resize(real.size, Image.Resampling.BICUBIC)
         )
     return common, real_images, fake_images
-
-
-def ids_sha256(ids: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
 def _cell(value: float | None, key: str) -> str:

@@ -7,6 +7,7 @@ unreadable image, or a sketch whose size differs from its photo's.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,11 @@ from PIL import Image, UnidentifiedImageError
 from isegan.model.checkpoint import DataRecord
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def ids_sha256(ids: Sequence[str]) -> str:
+    """Hash of a set of pair IDs (order-independent): names the exact data used."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
 class DataError(ValueError):
@@ -72,7 +78,7 @@ class PairFolder:
         return self._find("sketches", pair_id)
 
     def ids_sha256(self) -> str:
-        return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()
+        return ids_sha256(self.ids)
 
     def record(self) -> DataRecord:
         return DataRecord(

@@ -108,14 +108,18 @@ def skin_sample_mask(geometry: FaceGeometry) -> np.ndarray:
     return inner & ~features & (rows > geometry.eye_line)
 
 
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 -> CIE Lab float32, the space the colour models work in."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+
+
 def hair_mask(
-    rgb: np.ndarray, person: np.ndarray, geometry: FaceGeometry, skin: ColourModel
+    lab: np.ndarray, person: np.ndarray, geometry: FaceGeometry, skin: ColourModel
 ) -> np.ndarray:
-    """Hair in a photo: person pixels coloured more like the hair above the brows than like
-    the face's skin, connected to the top of the head, kept out of the lower face and of
-    the neck column."""
+    """Hair in a photo (``lab`` from :func:`to_lab`): person pixels coloured more like the
+    hair above the brows than like the face's skin, connected to the top of the head, kept
+    out of the lower face and of the neck column."""
     shape = person.shape
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     rows, cols = _rows_cols(shape)
     skin_distance = skin.distance(lab)
     darker_than_skin = lab[..., 0] < skin.mean[0]
@@ -163,10 +167,9 @@ def _fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
 
 
 def ear_mask(
-    rgb: np.ndarray, person: np.ndarray, geometry: FaceGeometry, skin: ColourModel
+    lab: np.ndarray, person: np.ndarray, geometry: FaceGeometry, skin: ColourModel
 ) -> np.ndarray:
     """Skin-coloured person pixels just beside the face between eye and mouth height."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     rows, cols = _rows_cols(person.shape)
     beside = (
         (rows > geometry.eye_line - 0.15 * geometry.face_height)
@@ -239,11 +242,10 @@ def label_pair(landmarker: FaceLandmarker, photo: np.ndarray, sketch: np.ndarray
 
     person = landmarker.person_probability(photo) > 0.5
     person |= photo_geometry.oval
-    skin = ColourModel(
-        cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(np.float32)[skin_sample_mask(photo_geometry)]
-    )
-    hair = hair_mask(photo, person, photo_geometry, skin)
-    ears = ear_mask(photo, person, photo_geometry, skin) & ~hair
+    lab = to_lab(photo)
+    skin = ColourModel(lab[skin_sample_mask(photo_geometry)])
+    hair = hair_mask(lab, person, photo_geometry, skin)
+    ears = ear_mask(lab, person, photo_geometry, skin) & ~hair
     rows, _ = _rows_cols(shape)
     sketch_lower_face = sketch_geometry.oval & (rows >= sketch_geometry.brow_top)
     return PairLabels(
