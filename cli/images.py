@@ -45,3 +45,21 @@ def output_stems(inputs: list[Path]) -> list[str]:
             raise InputError(f"{seen[stem]} and {path} would both write '{stem}.png'; rename one")
         seen[stem] = path
     return stems
+
+
+#: Suffixes taken from a folder given as input (files named explicitly are always tried).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm")
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files as given; folders replaced by their image files, sorted by name."""
+    expanded: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise InputError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            expanded.extend(found)
+        else:
+            expanded.append(path)
+    return expanded

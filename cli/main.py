@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from isegan.cli import evaluate, parse, synthesize, train, train_parser
+from isegan.cli import api_key, audit, evaluate, parse, serve, synthesize, train, train_parser
 from isegan.cli.images import InputError
 from isegan.model.errors import WeightsError
 from isegan.model.version import code_version
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(subparsers)
     train_parser.add_parser(subparsers)
     evaluate.add_parser(subparsers)
+    serve.add_parser(subparsers)
+    audit.add_parser(subparsers)
+    api_key.add_parser(subparsers)
     return parser
 
 

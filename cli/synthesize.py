@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from tqdm import tqdm
 
-from isegan.cli.images import output_stems, read_image, write_parsing_png, write_png
+from isegan.cli.images import (
+    expand_inputs,
+    output_stems,
+    read_image,
+    write_parsing_png,
+    write_png,
+)
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path
@@ -20,7 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Writes <name>.png (the photo) and <name>.parsing.png (the intermediate "
         "parsing P_int as a palette PNG) for every input sketch.",
     )
-    parser.add_argument("sketches", nargs="+", type=Path, help="sketch image files")
+    parser.add_argument(
+        "sketches", nargs="+", type=Path, help="sketch image files, or folders of them"
+    )
     parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     parser.add_argument(
         "--checkpoint", type=Path, help="generator checkpoint (default: the bundled model)"
@@ -38,12 +47,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="first warp each sketch so its eyes sit where CUFS has them (needs MediaPipe); "
         "also writes <name>.on-input.png, the photo warped back onto the input frame",
     )
+    remote = parser.add_argument_group(
+        "remote", "send the sketches to a running service instead of loading the model here"
+    )
+    remote.add_argument("--url", help="service base URL, e.g. http://localhost:8000")
+    remote.add_argument(
+        "--api-key",
+        default=os.environ.get("ISEGAN_API_KEY"),
+        help="API key for the service (default: $ISEGAN_API_KEY)",
+    )
+    remote.add_argument(
+        "--concurrency", type=int, default=4, help="requests in flight at once (default 4)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    args.sketches = expand_inputs(args.sketches)
+    if args.url:
+        from isegan.cli.remote import synthesize_remote
+
+        return synthesize_remote(args)
     checkpoint = require_weights(
         args.checkpoint, "--checkpoint", "generator checkpoint", default_generator_path()
     )

@@ -22,6 +22,7 @@ from isegan.model.alignment import Alignment, align_face
 from isegan.model.checkpoint import GeneratorMetadata, file_sha256
 from isegan.model.device import resolve_device
 from isegan.model.generators import Generators, load_generators
+from isegan.model.labels import NUM_FACE_CLASSES
 from isegan.model.landmarks import FaceLandmarker
 from isegan.model.parsing import ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
@@ -114,12 +115,26 @@ class FacePipeline:
         return self.generators.stage2 is not None
 
     def __call__(
-        self, sketches: Sequence[Image.Image], *, align: bool = False
+        self,
+        sketches: Sequence[Image.Image],
+        *,
+        align: bool = False,
+        sketch_parsings: Sequence[np.ndarray | None] | None = None,
     ) -> list[PipelineResult]:
         """Run every stage once for the whole batch. With ``align=True`` each sketch is
-        first warped to the CUFS frame (a :class:`NoFaceFoundError` if it has no face)."""
+        first warped to the CUFS frame (a :class:`NoFaceFoundError` if it has no face).
+
+        ``sketch_parsings`` may give, per sketch, an (H, W) class map at the sketch's size
+        that replaces the parser's P_s: an examiner's corrected parsing. It cannot be
+        combined with alignment (the map is in the input's frame, not the aligned one).
+        """
         if not sketches:
             return []
+        overrides = list(sketch_parsings) if sketch_parsings is not None else []
+        if overrides and len(overrides) != len(sketches):
+            raise ValueError(f"{len(overrides)} parsing maps for {len(sketches)} sketches")
+        if align and any(o is not None for o in overrides):
+            raise ValueError("a supplied sketch parsing cannot be combined with alignment")
         timings = StageTimings()
         alignments: list[Alignment | None] = [None] * len(sketches)
         if align:
@@ -134,7 +149,7 @@ class FacePipeline:
 
         with torch.inference_mode():
             started = time.perf_counter()
-            sketch_parsing = self.parser(batch)
+            sketch_parsing = self._sketch_parsing(batch, placements, overrides)
             timings.parse = time.perf_counter() - started
 
             started = time.perf_counter()
@@ -163,6 +178,30 @@ class FacePipeline:
         timings.postprocess = time.perf_counter() - started
         self.last_timings = timings
         return results
+
+    def _sketch_parsing(
+        self,
+        batch: torch.Tensor,
+        placements: Sequence[Placement],
+        overrides: Sequence[np.ndarray | None],
+    ) -> torch.Tensor:
+        """P_s from the parser, with supplied maps (as one-hot) in place of its rows."""
+        if not any(o is not None for o in overrides):
+            parsed: torch.Tensor = self.parser(batch)
+            return parsed
+        parsing = torch.empty(
+            (batch.shape[0], NUM_FACE_CLASSES, *batch.shape[-2:]), device=batch.device
+        )
+        needs_parser = [i for i, o in enumerate(overrides) if o is None]
+        if needs_parser:
+            parsing[needs_parser] = self.parser(batch[needs_parser]).to(parsing.dtype)
+        for index, class_map in enumerate(overrides):
+            if class_map is not None:
+                one_hot = self.preprocess.classes_to_canvas(
+                    class_map, placements[index], NUM_FACE_CLASSES
+                )
+                parsing[index] = one_hot.to(batch.device)
+        return parsing
 
     def _result(
         self,

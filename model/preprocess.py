@@ -122,6 +122,33 @@ class Preprocess:
             )
         return image
 
+    def classes_to_canvas(
+        self, class_map: np.ndarray, placement: Placement, num_classes: int
+    ) -> torch.Tensor:
+        """(H, W) class map at the input's size -> (num_classes, S, S) one-hot canvas.
+
+        The inverse of :meth:`classes_from_canvas`, for a user-supplied parsing map: resized
+        with nearest neighbour (indices must not blend) and padded as background (class 0),
+        which is what the parser predicts on the white padding.
+        """
+        if class_map.shape != (placement.original_height, placement.original_width):
+            raise ValueError(
+                f"class map is {class_map.shape[1]}x{class_map.shape[0]} (w x h) but the image "
+                f"is {placement.original_width}x{placement.original_height}"
+            )
+        indices = torch.from_numpy(np.ascontiguousarray(class_map, dtype=np.int64))
+        if placement.resized:
+            indices = F.interpolate(
+                indices[None, None].float(), (placement.height, placement.width), mode="nearest"
+            )[0, 0].long()
+        size = self.config.canvas_size
+        canvas = torch.zeros(size, size, dtype=torch.long)
+        canvas[
+            placement.top : placement.top + placement.height,
+            placement.left : placement.left + placement.width,
+        ] = indices
+        return F.one_hot(canvas, num_classes).permute(2, 0, 1).float()
+
     def classes_from_canvas(self, probabilities: torch.Tensor, placement: Placement) -> np.ndarray:
         """(8, S, S) probabilities -> (H, W) uint8 class map at the original size.
 

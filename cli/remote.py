@@ -1,0 +1,76 @@
+"""``isegan synthesize --url``: the same outputs, made by a running service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from isegan.cli.images import InputError, output_stems
+from isegan.service.client import AsyncIseganClient, ServiceError, SynthesisResult
+
+MANIFEST = "provenance.json"
+
+
+def _files_for(stem: str, result: SynthesisResult, extras: bool) -> dict[str, str]:
+    names = {"photo": f"{stem}.png", "parsing": f"{stem}.parsing.png"}
+    if extras:
+        names["stage1_photo"] = f"{stem}.stage1.png"
+        names["sketch_parsing"] = f"{stem}.sketch-parsing.png"
+    if "photo_on_input" in result.response.images:
+        names["photo_on_input"] = f"{stem}.on-input.png"
+    return {output: name for output, name in names.items() if output in result.response.images}
+
+
+async def _send_all(args: argparse.Namespace, stems: list[str]) -> list[dict[str, Any]]:
+    outputs = ["photo", "parsing"] + (["stage1_photo", "sketch_parsing"] if args.extras else [])
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    gate = asyncio.Semaphore(max(1, args.concurrency))
+    entries: list[dict[str, Any]] = []
+    progress = tqdm(total=len(stems), unit="sketch", disable=len(stems) < 2)
+
+    async with AsyncIseganClient(args.url, api_key=args.api_key) as client:
+
+        async def one(path: Path, stem: str) -> None:
+            async with gate:
+                try:
+                    result = await client.synthesize(path, outputs=outputs, align=args.align)
+                except ServiceError as error:
+                    entries.append({"sketch": str(path), "error": error.problem})
+                    return
+                finally:
+                    progress.update(1)
+            files = _files_for(stem, result, args.extras)
+            for output, name in files.items():
+                (out / name).write_bytes(result.image(output))
+            entries.append(
+                {
+                    "sketch": str(path),
+                    "files": files,
+                    "provenance": result.response.provenance.model_dump(mode="json"),
+                }
+            )
+
+        await asyncio.gather(*(one(p, s) for p, s in zip(args.sketches, stems, strict=True)))
+    progress.close()
+    return sorted(entries, key=lambda entry: entry["sketch"])
+
+
+def synthesize_remote(args: argparse.Namespace) -> int:
+    missing = [str(path) for path in args.sketches if not path.is_file()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    stems = output_stems(args.sketches)
+    entries = asyncio.run(_send_all(args, stems))
+    manifest = args.out / MANIFEST
+    manifest.write_text(json.dumps({"service": args.url, "results": entries}, indent=2) + "\n")
+    failed = [entry for entry in entries if "error" in entry]
+    for entry in failed:
+        print(f"{entry['sketch']}: {entry['error'].get('detail', entry['error'])}")
+    print(f"wrote {len(entries) - len(failed)} photo(s) and {manifest} ({len(failed)} failed)")
+    return 1 if failed else 0

@@ -1,0 +1,412 @@
+"""The FastAPI application: routes, middleware and lifespan of one isegan service.
+
+``create_app(settings)`` builds a self-contained app (its own model, worker, metrics and
+audit log), so tests can run several side by side and ``isegan serve`` runs one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from isegan.model.alignment import NoFaceFoundError
+from isegan.model.labels import parsing_to_image
+from isegan.model.pipeline import PipelineResult
+from isegan.service.metrics import ServiceMetrics
+from isegan.service.middleware import (
+    ApiKeyMiddleware,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+)
+from isegan.service.negotiation import negotiate
+from isegan.service.problems import Problem, ProblemError, install_problem_handlers
+from isegan.service.provenance import (
+    EmbeddedFacts,
+    OutputFormat,
+    ProvenanceRecord,
+    encode_image,
+    sha256_hex,
+    utc_now,
+)
+from isegan.service.request_context import current_request_id
+from isegan.service.schemas import (
+    DEFAULT_OUTPUTS,
+    LABELS,
+    OUTPUT_NAMES,
+    EncodedImage,
+    Health,
+    ModelInfo,
+    SynthesisResponse,
+)
+from isegan.service.settings import ServiceSettings
+from isegan.service.state import ServiceState
+from isegan.service.uploads import check_sketch_content, decode_image, decode_parsing
+from isegan.service.worker import JobOutcome, QueueFullError, WorkerStoppedError
+
+API_DESCRIPTION = """
+Turns a face sketch into a photo with ISEGAN and returns the intermediate parsing map.
+
+Every image carries an XMP synthetic-media label (IPTC DigitalSourceType
+`trainedAlgorithmicMedia`) and comes with a provenance record; every response is also
+written to a hash-chained audit log. **A synthesised photo is not evidence of anyone's
+appearance.** Errors are RFC 9457 `application/problem+json` with a `request_id`.
+"""
+
+
+def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": Problem, "content": {"application/problem+json": {}}}
+        for status in statuses
+    }
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()
+    metrics = ServiceMetrics()
+    state = ServiceState(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(state.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state.stop)
+
+    app = FastAPI(
+        title="isegan",
+        version=state.code_version,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        responses=_problem_responses(401),
+    )
+    app.state.isegan = state
+    install_problem_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "X-Request-ID", "Accept"],
+            expose_headers=["X-Request-ID", "X-Isegan-Provenance", "Retry-After"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(ApiKeyMiddleware, key_digests=settings.api_key_sha256)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost
+
+    @app.get("/health/live", response_model=Health, tags=["health"])
+    async def live() -> Health:
+        """The process answers. Restart it if this fails."""
+        return Health(status="stopping" if state.stopping else "ok")
+
+    @app.get(
+        "/health/ready",
+        response_model=Health,
+        tags=["health"],
+        responses={503: {"model": Health, "description": "Still loading, or stopping."}},
+    )
+    async def ready() -> Response:
+        """Models loaded and one warm-up inference done: send traffic."""
+        if state.ready and state.pipeline is not None:
+            return JSONResponse(Health(status="ok", model_id=state.pipeline.model_id).model_dump())
+        body = Health(status="stopping" if state.stopping else "starting")
+        return JSONResponse(body.model_dump(), status_code=503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text exposition."""
+        if state.worker is not None:
+            metrics.queue_depth.set(state.worker.depth)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
+    async def model_info() -> ModelInfo:
+        """The loaded generator and parser: ids, architecture, training record, metrics."""
+        pipeline = _pipeline(state)
+        meta = pipeline.metadata
+        assert meta is not None
+        return ModelInfo(
+            model_id=pipeline.model_id,
+            parser_id=pipeline.parser_id,
+            code_version=state.code_version,
+            device=str(pipeline.device),
+            two_stage=pipeline.two_stage,
+            architecture=meta.architecture.model_dump(),
+            training=meta.training,
+            data=meta.data.model_dump() if meta.data else None,
+            metrics=meta.metrics,
+            notes=meta.notes,
+            created_at=meta.created_at,
+            labels=LABELS,
+        )
+
+    @app.post(
+        "/synthesize",
+        response_model=SynthesisResponse,
+        tags=["synthesis"],
+        responses={
+            200: {
+                "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
+                "description": "JSON by default; with `Accept: image/png` (or jpeg, webp) "
+                "the photo alone, its provenance in `X-Isegan-*` headers.",
+            },
+            **_problem_responses(406, 413, 415, 422, 503, 504),
+        },
+    )
+    async def synthesize(
+        request: Request,
+        sketch: Annotated[UploadFile, File(description="The face sketch (PNG, JPEG, ...).")],
+        parsing: Annotated[
+            UploadFile | None,
+            File(
+                description="Optional corrected sketch parsing: a palette or greyscale PNG of "
+                "label indices 0-7, the sketch's size. Replaces the automatic P_s."
+            ),
+        ] = None,
+        outputs_form: Annotated[
+            str | None,
+            Form(
+                alias="outputs",
+                description="Comma-separated: photo, parsing, stage1_photo, sketch_parsing.",
+                examples=["photo,parsing"],
+            ),
+        ] = None,
+        format_form: Annotated[OutputFormat | None, Form(alias="format")] = None,
+        align_form: Annotated[bool | None, Form(alias="align")] = None,
+        outputs_query: Annotated[str | None, Query(alias="outputs")] = None,
+        format_query: Annotated[OutputFormat | None, Query(alias="format")] = None,
+        align_query: Annotated[bool | None, Query(alias="align")] = None,
+    ) -> Response:
+        """Sketch in; photo (Y2), intermediate parsing (P_int) and provenance out.
+
+        Options may come as query parameters or form fields (not both at once).
+        `align=true` first warps the sketch so the eyes sit where CUFS has them.
+        """
+        received = time.perf_counter()
+        pipeline = _pipeline(state)
+        assert state.worker is not None
+        outputs = _parse_outputs(_one("outputs", outputs_form, outputs_query))
+        fmt: OutputFormat = _one("format", format_form, format_query) or "png"
+        align = bool(_one("align", align_form, align_query))
+        representation = negotiate(request.headers.get("accept"), fmt)
+        as_image = representation != "json"
+        if representation != "json":
+            fmt = representation
+        if align and parsing is not None:
+            raise ProblemError(
+                422, "invalid-options", "Invalid options",
+                "a supplied parsing map is in the sketch's frame and cannot be combined "
+                "with align=true",
+            )  # fmt: skip
+        if align and not state.alignment_available:
+            raise ProblemError(
+                422, "alignment-unavailable", "Alignment unavailable",
+                "this server has no face landmarker (MediaPipe) installed; send an aligned "
+                "sketch with align=false",
+            )  # fmt: skip
+
+        sketch_bytes = await sketch.read()
+        parsing_bytes = await parsing.read() if parsing is not None else None
+        decoded, class_map = await run_in_threadpool(
+            _decode_inputs, state, sketch_bytes, parsing_bytes
+        )
+        decode_s = time.perf_counter() - received
+
+        outcome = await _run(state, decoded.image, align, class_map, settings, received)
+
+        started = time.perf_counter()
+        facts = EmbeddedFacts(
+            output="photo",
+            input_sha256=decoded.sha256,
+            parsing_input_sha256=sha256_hex(parsing_bytes) if parsing_bytes else None,
+            model_id=pipeline.model_id,
+            parser_id=pipeline.parser_id,
+            code_version=state.code_version,
+        )
+        wanted = ("photo",) if as_image else outputs
+        images = await run_in_threadpool(
+            _encode_outputs, outcome.result, decoded.image, wanted, facts, fmt
+        )
+        encode_s = time.perf_counter() - started
+
+        record = ProvenanceRecord(
+            request_id=current_request_id(),
+            created=utc_now(),
+            input_sha256=decoded.sha256,
+            parsing_input_sha256=facts.parsing_input_sha256,
+            outputs={name: sha256_hex(data) for name, (data, _, _) in images.items()},
+            model_id=pipeline.model_id,
+            parser_id=pipeline.parser_id,
+            code_version=state.code_version,
+            options={"outputs": list(wanted), "format": fmt, "align": align},
+        )
+        started = time.perf_counter()
+        if state.audit is not None:
+            await run_in_threadpool(
+                state.audit.append, {"event": "synthesize", **record.model_dump(mode="json")}
+            )
+        audit_s = time.perf_counter() - started
+        metrics.observe_stages({"decode": decode_s, "encode": encode_s, "audit": audit_s})
+
+        if as_image:
+            data, media_type, _ = images["photo"]
+            return Response(
+                data,
+                media_type=media_type,
+                headers={
+                    "X-Isegan-Model-Id": pipeline.model_id,
+                    "X-Isegan-Parser-Id": pipeline.parser_id,
+                    "X-Isegan-Input-Sha256": decoded.sha256,
+                    "X-Isegan-Output-Sha256": record.outputs["photo"],
+                    "X-Isegan-Provenance": json.dumps(record.model_dump(), separators=(",", ":")),
+                },
+            )
+        timings = {"decode": decode_s, **outcome.stage_seconds, "encode": encode_s}
+        timings |= {"audit": audit_s, "total": time.perf_counter() - received}
+        body = SynthesisResponse(
+            request_id=current_request_id(),
+            model_id=pipeline.model_id,
+            parser_id=pipeline.parser_id,
+            images={
+                name: EncodedImage(
+                    media_type=media_type,
+                    width=size[0],
+                    height=size[1],
+                    sha256=record.outputs[name],
+                    data=base64.b64encode(data).decode("ascii"),
+                )
+                for name, (data, media_type, size) in images.items()
+            },
+            labels=LABELS,
+            aligned=align,
+            batch_size=outcome.batch_size,
+            timings_ms={name: round(seconds * 1000, 3) for name, seconds in timings.items()},
+            provenance=record,
+        )
+        return JSONResponse(body.model_dump(mode="json"))
+
+    return app
+
+
+def _pipeline(state: ServiceState) -> Any:
+    if not state.ready or state.pipeline is None:
+        raise ProblemError(
+            503, "not-ready", "Not ready", "the model is not loaded yet (or is stopping)",
+            headers={"Retry-After": str(state.settings.retry_after_s)},
+        )  # fmt: skip
+    return state.pipeline
+
+
+def _one(name: str, form: Any, query: Any) -> Any:
+    if form is not None and query is not None and form != query:
+        raise ProblemError(
+            422, "invalid-options", "Invalid options",
+            f"'{name}' was given both as a query parameter ({query!r}) and a form field "
+            f"({form!r}); give it once",
+        )  # fmt: skip
+    return form if form is not None else query
+
+
+def _parse_outputs(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return DEFAULT_OUTPUTS
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in names if name not in OUTPUT_NAMES]
+    if unknown or not names:
+        raise ProblemError(
+            422, "invalid-options", "Invalid options",
+            f"outputs must be a comma-separated subset of {', '.join(OUTPUT_NAMES)}; "
+            f"got {text!r}",
+        )  # fmt: skip
+    return names
+
+
+def _decode_inputs(
+    state: ServiceState, sketch: bytes, parsing: bytes | None
+) -> tuple[Any, np.ndarray | None]:
+    decoded = decode_image(sketch, state.limits)
+    check_sketch_content(decoded.image)
+    class_map = None
+    if parsing is not None:
+        class_map = decode_parsing(parsing, state.limits, decoded.image.size)
+    return decoded, class_map
+
+
+async def _run(
+    state: ServiceState,
+    image: Image.Image,
+    align: bool,
+    class_map: np.ndarray | None,
+    settings: ServiceSettings,
+    received: float,
+) -> JobOutcome:
+    assert state.worker is not None
+    remaining = settings.request_timeout_s - (time.perf_counter() - received)
+    retry = {"Retry-After": str(settings.retry_after_s)}
+    try:
+        if remaining <= 0:
+            raise TimeoutError
+        return await state.worker.submit(
+            image, align=align, sketch_parsing=class_map, timeout_s=remaining
+        )
+    except QueueFullError as error:
+        state.metrics.rejected.labels("queue_full").inc()
+        raise ProblemError(
+            503, "overloaded", "Overloaded", f"the inference queue is full ({error}); retry later",
+            headers=retry,
+        ) from error  # fmt: skip
+    except WorkerStoppedError as error:
+        raise ProblemError(
+            503, "shutting-down", "Shutting down", str(error), headers=retry
+        ) from error
+    except TimeoutError as error:
+        state.metrics.rejected.labels("deadline").inc()
+        raise ProblemError(
+            504, "deadline-exceeded", "Deadline exceeded",
+            f"no result within the {settings.request_timeout_s:g} s request timeout",
+        ) from error  # fmt: skip
+    except NoFaceFoundError as error:
+        raise ProblemError(422, "no-face-found", "No face found", str(error)) from error
+    except ValueError as error:
+        raise ProblemError(
+            422, "unprocessable-sketch", "Unprocessable sketch", str(error)
+        ) from error
+
+
+def _encode_outputs(
+    result: PipelineResult,
+    sketch: Image.Image,
+    names: tuple[str, ...],
+    facts: EmbeddedFacts,
+    fmt: OutputFormat,
+) -> dict[str, tuple[bytes, str, tuple[int, int]]]:
+    """Each requested output as (file bytes, media type, (width, height))."""
+    images: dict[str, Image.Image] = {}
+    for name in names:
+        if name == "photo":
+            images["photo"] = result.photo
+        elif name == "stage1_photo":
+            images[name] = result.stage1_photo
+        elif name == "parsing":
+            images[name] = parsing_to_image(result.intermediate_parsing)
+        elif name == "sketch_parsing":
+            images[name] = parsing_to_image(result.sketch_parsing)
+    if result.alignment is not None and "photo" in names:
+        images["photo_on_input"] = result.photo_on_input(sketch)
+    encoded = {}
+    for name, image in images.items():
+        data, media_type = encode_image(image, facts.model_copy(update={"output": name}), fmt)
+        encoded[name] = (data, media_type, image.size)
+    return encoded

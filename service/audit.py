@@ -1,0 +1,111 @@
+"""An append-only, hash-chained JSONL audit log of every image the service returned.
+
+Each line is one JSON object with ``seq`` (1, 2, ...), ``prev_sha256`` (the SHA-256 of
+the previous line's bytes, without its newline; 64 zeros for the first) and the
+provenance record. A line is written with one ``write`` call on an ``O_APPEND`` file and
+fsynced before the response is sent, so a response the client received always has its
+record on disk, even if the server is killed right after. Editing, deleting or
+reordering any line breaks the chain at that line, which :func:`verify_audit_log` finds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+class AuditLogError(RuntimeError):
+    """The log cannot be appended to safely (its last line is damaged)."""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    records: int  # valid records before the first break (all of them when ok)
+    first_broken_line: int | None  # 1-based line number
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_line is None
+
+
+def _line_digest(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def verify_audit_log(path: Path) -> VerifyReport:
+    """Walk the chain from the first line; report the first line that breaks it."""
+    previous = GENESIS
+    count = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
+                return VerifyReport(count, number, "the line is incomplete (no newline)")
+            line = raw[:-1]
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                return VerifyReport(count, number, f"not JSON: {error}")
+            if not isinstance(record, dict):
+                return VerifyReport(count, number, "not a JSON object")
+            if record.get("seq") != count + 1:
+                return VerifyReport(
+                    count, number, f"seq is {record.get('seq')!r}, expected {count + 1}"
+                )
+            if record.get("prev_sha256") != previous:
+                return VerifyReport(
+                    count, number, "prev_sha256 does not match the previous line's SHA-256"
+                )
+            previous = _line_digest(line)
+            count += 1
+    return VerifyReport(count, None, None)
+
+
+class AuditLog:
+    """Appends chained records; safe to call from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._seq, self._previous = self._resume()
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    def _resume(self) -> tuple[int, str]:
+        """Continue the chain where the file ends. A damaged log is not extended: the
+        operator must look at it (``isegan audit verify``) and move it aside."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return 0, GENESIS
+        report = verify_audit_log(self.path)
+        if not report.ok:
+            raise AuditLogError(
+                f"audit log {self.path} is broken at line {report.first_broken_line} "
+                f"({report.reason}); refusing to extend it. Keep it as evidence and point "
+                "the service at a new file."
+            )
+        last = self.path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        return report.records, _line_digest(last)
+
+    def append(self, payload: dict[str, Any]) -> int:
+        """Write one record durably; returns its ``seq``."""
+        with self._lock:
+            record = {"seq": self._seq + 1, "prev_sha256": self._previous, **payload}
+            line = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
+            written = os.write(self._fd, line + b"\n")
+            if written != len(line) + 1:
+                raise AuditLogError(f"short write to {self.path}: {written} bytes")
+            os.fsync(self._fd)
+            self._seq += 1
+            self._previous = _line_digest(line)
+            return self._seq
+
+    def close(self) -> None:
+        with self._lock:
+            os.close(self._fd)

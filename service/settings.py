@@ -1,0 +1,137 @@
+"""Every setting of the REST service, in one typed place.
+
+Values come, highest priority first, from keyword arguments (the ``isegan serve`` flags),
+``ISEGAN_*`` environment variables, the TOML file named by ``ISEGAN_SETTINGS_FILE``, and
+the defaults below. Lists are given as JSON in the environment, e.g.
+``ISEGAN_CORS_ORIGINS='["https://examiner.example"]'``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SETTINGS_FILE_VARIABLE = "ISEGAN_SETTINGS_FILE"
+
+#: Formats Pillow may decode from an upload. Anything else (EPS, PDF, ...) is refused
+#: before a decoder runs, so no Ghostscript or other external program can be reached.
+DEFAULT_INPUT_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF", "PPM")
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of one ``isegan serve`` process (one model on one device)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ISEGAN_", extra="forbid", frozen=True, validate_default=True
+    )
+
+    # --- model -------------------------------------------------------------------------
+    checkpoint: Path | None = Field(
+        None, description="Generator checkpoint; the bundled default model when unset."
+    )
+    parser: Path | None = Field(
+        None, description="Face-parser weights; the bundled default parser when unset."
+    )
+    parser_backend: Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"] = "auto"
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    deterministic: bool = Field(
+        True,
+        description="Ask torch for deterministic kernels (needed for byte-identical output "
+        "on a GPU; set CUBLAS_WORKSPACE_CONFIG=:4096:8 there as well).",
+    )
+
+    # --- network -----------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; none (no CORS) by default."
+    )
+    api_key_sha256: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of the accepted API keys (`isegan api-key` makes "
+        "one). Empty: no access control.",
+    )
+
+    # --- inference worker ---------------------------------------------------------------
+    max_batch_size: int = Field(8, ge=1, le=256, description="Largest micro-batch.")
+    max_batch_wait_ms: float = Field(
+        5.0, ge=0, le=10_000, description="How long the worker waits to fill a batch."
+    )
+    queue_size: int = Field(64, ge=1, description="Requests waiting beyond this get a 503.")
+    request_timeout_s: float = Field(
+        60.0, gt=0, description="A request not finished within this gets a 504."
+    )
+    shutdown_timeout_s: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+    retry_after_s: int = Field(1, ge=1, description="Retry-After sent with a 503.")
+
+    # --- uploads -------------------------------------------------------------------------
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(
+        40_000_000, ge=1, description="Images with more pixels are refused before decoding."
+    )
+    min_side: int = Field(32, ge=1, description="Smaller images cannot hold a face sketch.")
+    input_formats: tuple[str, ...] = DEFAULT_INPUT_FORMATS
+
+    # --- provenance -----------------------------------------------------------------------
+    audit_log: Path | None = Field(
+        Path("isegan-audit.jsonl"),
+        description="Append-only, hash-chained JSONL record of every image served; "
+        "an empty value turns it off.",
+    )
+
+    @field_validator("api_key_sha256")
+    @classmethod
+    def _hex_digests(cls, values: list[str]) -> list[str]:
+        cleaned = [value.strip().lower() for value in values]
+        for value in cleaned:
+            if not _SHA256_HEX.match(value):
+                raise ValueError("api_key_sha256 holds SHA-256 hex digests, not keys")
+        return cleaned
+
+    @field_validator("input_formats")
+    @classmethod
+    def _upper_formats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(value.upper() for value in values)
+
+    @field_validator("audit_log", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _sane_limits(self) -> ServiceSettings:
+        if self.min_side * self.min_side > self.max_pixels:
+            raise ValueError("min_side squared exceeds max_pixels: no image could pass")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        settings_file = os.environ.get(SETTINGS_FILE_VARIABLE)
+        if settings_file:
+            path = Path(settings_file)
+            if not path.is_file():
+                raise ValueError(f"{SETTINGS_FILE_VARIABLE}={settings_file}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

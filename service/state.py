@@ -1,0 +1,116 @@
+"""What one running service holds: the pipeline, its worker, the audit log, readiness."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from PIL import Image
+
+from isegan.model.errors import WeightsError
+from isegan.model.pipeline import FacePipeline
+from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.version import code_version
+from isegan.service.audit import AuditLog
+from isegan.service.metrics import ServiceMetrics
+from isegan.service.settings import ServiceSettings
+from isegan.service.uploads import UploadLimits
+from isegan.service.worker import InferenceWorker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    metrics: ServiceMetrics
+    pipeline: FacePipeline | None = None
+    worker: InferenceWorker | None = None
+    audit: AuditLog | None = None
+    ready: bool = False
+    stopping: bool = False
+    code_version: str = field(default_factory=code_version)
+
+    @property
+    def limits(self) -> UploadLimits:
+        s = self.settings
+        return UploadLimits(max_pixels=s.max_pixels, min_side=s.min_side, formats=s.input_formats)
+
+    @property
+    def alignment_available(self) -> bool:
+        return importlib.util.find_spec("mediapipe") is not None
+
+    def start(self) -> None:
+        """Load the model, start the worker, run one warm-up inference, open the audit
+        log; only then is the service ready. Blocking: call it off the event loop."""
+        settings = self.settings
+        checkpoint = settings.checkpoint or default_generator_path()
+        parser = settings.parser or default_parser_path()
+        if checkpoint is None or parser is None:
+            raise WeightsError(
+                "no generator checkpoint or parser given and no bundled default installed; "
+                "set ISEGAN_CHECKPOINT and ISEGAN_PARSER"
+            )
+        pipeline = FacePipeline.from_files(
+            checkpoint, parser, device=settings.device, parser_backend=settings.parser_backend
+        )
+        if pipeline.device.type == "cuda" and settings.deterministic:
+            # CPU inference is deterministic as is; on CUDA, cuDNN must be told.
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        if settings.audit_log is not None:
+            self.audit = AuditLog(settings.audit_log)
+        self.pipeline = pipeline
+        self.worker = InferenceWorker(
+            pipeline,
+            device=str(pipeline.device),
+            metrics=self.metrics,
+            max_batch_size=settings.max_batch_size,
+            max_batch_wait_s=settings.max_batch_wait_ms / 1000,
+            queue_size=settings.queue_size,
+            stage_timings=self._last_stage_seconds,
+        )
+        pipeline([Image.new("RGB", (200, 250), "white")])  # warm-up: allocations, kernels
+        self.worker.start()
+        self.metrics.model.info(
+            {
+                "model_id": pipeline.model_id,
+                "parser_id": pipeline.parser_id,
+                "code_version": self.code_version,
+                "device": str(pipeline.device),
+            }
+        )
+        self.ready = True
+        logger.info(
+            "ready: model %s, parser %s on %s (audit log: %s)",
+            pipeline.model_id[:12],
+            pipeline.parser_id[:12],
+            pipeline.device,
+            settings.audit_log or "off",
+        )
+
+    def stop(self) -> None:
+        """Finish queued work, then release the model and close the audit log."""
+        self.ready = False
+        self.stopping = True
+        if self.worker is not None:
+            self.worker.stop()
+        if self.audit is not None:
+            self.audit.close()
+        logger.info("stopped")
+
+    def _last_stage_seconds(self) -> dict[str, float]:
+        assert self.pipeline is not None
+        timings = self.pipeline.last_timings
+        stages = {
+            "parse": timings.parse,
+            "stage1": timings.stage1,
+            "stage2": timings.stage2,
+            "postprocess": timings.preprocess + timings.postprocess,
+        }
+        if "align" in timings.extra:
+            stages["align"] = timings.extra["align"]
+        return stages

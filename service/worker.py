@@ -1,0 +1,251 @@
+"""The inference worker: one thread that owns the pipeline, fed by a bounded queue.
+
+Requests never touch the model from the event loop. The worker takes the oldest job,
+waits up to ``max_batch_wait_ms`` for more (up to ``max_batch_size``), drops jobs whose
+deadline has passed or whose client went away, and runs the rest as one batch. Jobs
+that may not share a batch (aligned and not aligned) wait for the next one. If a batch
+fails, each of its jobs is retried alone so one bad input cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from isegan.model.pipeline import PipelineResult
+from isegan.service.metrics import ServiceMetrics
+
+logger = logging.getLogger(__name__)
+
+#: Devices that already have a worker in this process: one model copy per device.
+_active_devices: set[str] = set()
+_active_lock = threading.Lock()
+
+
+class QueueFullError(RuntimeError):
+    """The queue holds ``queue_size`` jobs already."""
+
+
+class WorkerStoppedError(RuntimeError):
+    """The worker is shutting down and takes no new jobs."""
+
+
+class DeviceBusyError(RuntimeError):
+    """Another worker in this process already owns a model on this device."""
+
+
+@dataclass
+class JobOutcome:
+    result: PipelineResult
+    batch_size: int
+    stage_seconds: dict[str, float]  # the batch's stages, plus this job's queue wait
+
+
+@dataclass
+class Job:
+    sketch: Image.Image
+    align: bool
+    sketch_parsing: np.ndarray | None
+    deadline: float  # time.monotonic() after which nobody wants the answer
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[JobOutcome]
+    enqueued: float = field(default_factory=time.monotonic)
+
+    def batch_key(self) -> bool:
+        return self.align
+
+    def abandoned(self, now: float) -> bool:
+        return self.future.cancelled() or now > self.deadline
+
+    def resolve(self, outcome: JobOutcome | BaseException) -> None:
+        def settle() -> None:
+            if self.future.done():
+                return
+            if isinstance(outcome, BaseException):
+                self.future.set_exception(outcome)
+            else:
+                self.future.set_result(outcome)
+
+        with contextlib.suppress(RuntimeError):  # a closed loop: the request is gone
+            self.loop.call_soon_threadsafe(settle)
+
+
+class SketchPipeline(Protocol):
+    """What the worker needs from :class:`~isegan.model.pipeline.FacePipeline`."""
+
+    def __call__(
+        self,
+        sketches: Sequence[Image.Image],
+        *,
+        align: bool = ...,
+        sketch_parsings: Sequence[np.ndarray | None] | None = ...,
+    ) -> list[PipelineResult]: ...
+
+
+class InferenceWorker:
+    def __init__(
+        self,
+        pipeline: SketchPipeline,
+        *,
+        device: str,
+        metrics: ServiceMetrics,
+        max_batch_size: int,
+        max_batch_wait_s: float,
+        queue_size: int,
+        stage_timings: Callable[[], dict[str, float]],
+    ) -> None:
+        self.pipeline = pipeline
+        self.device = device
+        self.metrics = metrics
+        self.max_batch_size = max_batch_size
+        self.max_batch_wait_s = max_batch_wait_s
+        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
+        self._held: deque[Job] = deque()  # taken from the queue, waiting for a fitting batch
+        self._stage_timings = stage_timings
+        self._accepting = False
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        with _active_lock:
+            if self.device in _active_devices:
+                raise DeviceBusyError(
+                    f"a model is already loaded on {self.device} in this process; "
+                    "run one service per device"
+                )
+            _active_devices.add(self.device)
+        self._accepting = True
+        self._thread = threading.Thread(target=self._run, name="isegan-inference", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Take no new jobs, finish the queued ones, then end the thread."""
+        self._accepting = False
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+        with _active_lock:
+            _active_devices.discard(self.device)
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize() + len(self._held)
+
+    # --- requests -----------------------------------------------------------------------
+    async def submit(
+        self,
+        sketch: Image.Image,
+        *,
+        align: bool,
+        sketch_parsing: np.ndarray | None,
+        timeout_s: float,
+    ) -> JobOutcome:
+        """Queue one sketch and wait for its result. Raises QueueFullError,
+        WorkerStoppedError, TimeoutError, or the pipeline's own error for this input."""
+        if not self._accepting:
+            raise WorkerStoppedError("the service is shutting down")
+        loop = asyncio.get_running_loop()
+        job = Job(
+            sketch=sketch,
+            align=align,
+            sketch_parsing=sketch_parsing,
+            deadline=time.monotonic() + timeout_s,
+            loop=loop,
+            future=loop.create_future(),
+        )
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full as error:
+            raise QueueFullError(f"{self._queue.maxsize} requests are already waiting") from error
+        self.metrics.queue_depth.set(self.depth)
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
+        except TimeoutError:
+            job.future.cancel()
+            raise
+
+    # --- the thread ---------------------------------------------------------------------
+    def _next_job(self, timeout: float | None) -> Job | bool | None:
+        """A held job if any, else one from the queue; False when none came in time."""
+        if self._held:
+            return self._held.popleft()
+        try:
+            return self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return False
+
+    def _run(self) -> None:
+        stopping = False
+        while not (stopping and not self._held and self._queue.empty()):
+            first = self._next_job(None if not stopping else 0)
+            if first is None:
+                stopping = True
+                continue
+            if first is False:
+                continue
+            assert isinstance(first, Job)
+            batch = [first]
+            skipped: list[Job] = []
+            until = time.monotonic() + self.max_batch_wait_s
+            while len(batch) < self.max_batch_size:
+                remaining = until - time.monotonic()
+                job = self._next_job(max(remaining, 0.0))
+                if job is False:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                assert isinstance(job, Job)
+                (batch if job.batch_key() == first.batch_key() else skipped).append(job)
+            self._held.extendleft(reversed(skipped))
+            self.metrics.queue_depth.set(self.depth)
+            self._run_batch(batch)
+        self.metrics.queue_depth.set(0)
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        now = time.monotonic()
+        live = []
+        for job in jobs:
+            if job.abandoned(now):
+                job.resolve(TimeoutError("the request's deadline passed while it was queued"))
+            else:
+                live.append(job)
+        if not live:
+            return
+        try:
+            results = self._infer(live)
+        except Exception as error:
+            if len(live) == 1:
+                live[0].resolve(error)
+                return
+            logger.warning("batch of %d failed (%s); running its jobs one by one", len(live), error)
+            for job in live:
+                self._run_batch([job])
+            return
+        stages = self._stage_timings()
+        self.metrics.batch_size.observe(len(live))
+        self.metrics.observe_stages(stages)
+        for job, result in zip(live, results, strict=True):
+            waited = now - job.enqueued
+            self.metrics.stage_seconds.labels("queue").observe(waited)
+            job.resolve(JobOutcome(result, len(live), {"queue": waited, **stages}))
+
+    def _infer(self, jobs: list[Job]) -> list[PipelineResult]:
+        parsings = [job.sketch_parsing for job in jobs]
+        return self.pipeline(
+            [job.sketch for job in jobs],
+            align=jobs[0].align,
+            sketch_parsings=parsings if any(p is not None for p in parsings) else None,
+        )

@@ -1,0 +1,47 @@
+"""Run a real uvicorn server in a background thread on a free localhost port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+
+from isegan.service.app import create_app
+from isegan.service.settings import ServiceSettings
+
+
+@contextmanager
+def running_server(settings: ServiceSettings, timeout: float = 120.0) -> Iterator[str]:
+    """Serve ``create_app(settings)`` over real HTTP; yields the base URL once ready."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if not thread.is_alive():
+            raise RuntimeError("the server thread ended during start-up (see the log)")
+        try:
+            if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server at {url} not ready after {timeout} s")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(60)
+        sock.close()
