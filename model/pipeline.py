@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +175,9 @@ class FacePipeline:
             )
             for index, placement in enumerate(placements)
         ]
+        for index, class_map in enumerate(overrides):
+            if class_map is not None:  # report the examiner's map itself, not a resampling
+                results[index] = replace(results[index], sketch_parsing=class_map.astype(np.uint8))
         timings.postprocess = time.perf_counter() - started
         self.last_timings = timings
         return results

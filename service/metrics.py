@@ -15,8 +15,6 @@ from prometheus_client import (
 #: Latency buckets from 5 ms (a small CPU batch stage) to 2 min (a flooded queue).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
-#: The stages a synthesis passes through, as reported in responses and histograms.
-STAGES = ("decode", "queue", "align", "parse", "stage1", "stage2", "encode", "audit")
 
 
 class ServiceMetrics:

@@ -81,3 +81,39 @@ def test_grey_and_rgba_inputs(pipeline) -> None:
     results = pipeline([grey, rgba, white])
     assert all(r.photo.size == (200, 250) for r in results)
     assert np.array_equal(np.asarray(results[1].photo), np.asarray(results[2].photo))
+
+
+def test_supplied_sketch_parsing_replaces_the_parser_for_that_sketch_only(
+    pipeline, cufs_sketches
+) -> None:
+    sketches = cufs_sketches[:2]
+    automatic = pipeline(sketches)
+    painted = np.full(automatic[0].sketch_parsing.shape, 1, dtype=np.uint8)  # all skin
+    painted[:40] = 7  # hair band
+    mixed = pipeline(sketches, sketch_parsings=[painted, None])
+    assert np.array_equal(mixed[0].sketch_parsing, painted)
+    assert not np.array_equal(np.asarray(mixed[0].photo), np.asarray(automatic[0].photo))
+    # the other sketch in the batch is untouched, to the byte
+    assert np.array_equal(np.asarray(mixed[1].photo), np.asarray(automatic[1].photo))
+    assert np.array_equal(mixed[1].sketch_parsing, automatic[1].sketch_parsing)
+
+
+def test_supplied_parsing_of_a_resized_sketch_and_bad_calls(pipeline, cufs_sketches) -> None:
+    sketch = cufs_sketches[0].resize((300, 375))
+    painted = np.zeros((375, 300), dtype=np.uint8)
+    painted[50:300, 40:260] = 1
+    result = pipeline([sketch], sketch_parsings=[painted])[0]
+    assert np.array_equal(result.sketch_parsing, painted)  # the map that was used, as given
+    assert result.photo.size == (300, 375)
+    other = painted.copy()
+    other[50:300, 40:260] = 7
+    assert (
+        np.asarray(pipeline([sketch], sketch_parsings=[other])[0].photo).tolist()
+        != np.asarray(result.photo).tolist()
+    )
+    with pytest.raises(ValueError, match="2 parsing maps for 1 sketches"):
+        pipeline([sketch], sketch_parsings=[painted, painted])
+    with pytest.raises(ValueError, match="cannot be combined with alignment"):
+        pipeline([sketch], align=True, sketch_parsings=[painted])
+    with pytest.raises(ValueError, match="300x375"):
+        pipeline([sketch], sketch_parsings=[np.zeros((10, 10), np.uint8)])
