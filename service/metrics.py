@@ -16,7 +16,6 @@ from prometheus_client import (
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
-
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()

@@ -1,0 +1,123 @@
+"""Service latency and throughput against the in-process pipeline on the same machine.
+
+    .venv/bin/python benchmarks/service_latency.py --data ../shared/data/cufs [--requests 32]
+
+Starts the real service (uvicorn, real HTTP on localhost) with the given model, sends
+real test sketches at concurrency 1, 4 and 16, and reports p50/p95 latency and
+throughput next to the pipeline's own time per sketch (batch 1, same process, same
+sketches). The overhead ratio is service p50 at concurrency 1 / pipeline time per
+sketch: what HTTP, decoding, encoding, provenance and the audit log add.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from isegan.model.pipeline import FacePipeline
+from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.service.settings import ServiceSettings
+from tests.service.server import running_server
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure(
+    url: str, sketches: list[bytes], concurrency: int, total: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=300) as client:
+
+        async def one(index: int) -> None:
+            async with gate:
+                started = time.perf_counter()
+                response = await client.post(
+                    url + "/synthesize",
+                    files={"sketch": ("s.png", sketches[index % len(sketches)])},
+                )
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(total)))
+        wall = time.perf_counter() - started
+    return {
+        "p50": statistics.median(latencies),
+        "p95": percentile(latencies, 0.95),
+        "throughput": total / wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="pair folder with test.txt")
+    parser.add_argument("--checkpoint", type=Path, default=default_generator_path())
+    parser.add_argument("--parser", type=Path, default=default_parser_path())
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--requests", type=int, default=32, help="requests per concurrency")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--max-batch-size", type=int, default=8)
+    args = parser.parse_args()
+
+    ids = (args.data / "test.txt").read_text().split()[:8]
+    paths = [args.data / "sketches" / f"{name}.png" for name in ids]
+    sketch_bytes = [path.read_bytes() for path in paths]
+
+    pipeline = FacePipeline.from_files(args.checkpoint, args.parser, device=args.device)
+    images = [Image.open(path).convert("RGB") for path in paths]
+    pipeline(images[:1])  # warm-up
+    per_sketch = []
+    for image in images * 2:
+        started = time.perf_counter()
+        pipeline([image])
+        per_sketch.append(time.perf_counter() - started)
+    baseline = statistics.median(per_sketch)
+    del pipeline
+
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = ServiceSettings(
+            checkpoint=args.checkpoint,
+            parser=args.parser,
+            device=args.device,
+            audit_log=Path(scratch) / "audit.jsonl",
+            max_batch_size=args.max_batch_size,
+            queue_size=max(64, max(args.concurrency) * 2),
+        )
+        with running_server(settings) as url:
+            asyncio.run(measure(url, sketch_bytes, 1, 2))  # warm-up over HTTP
+            rows = [
+                (c, asyncio.run(measure(url, sketch_bytes, c, args.requests)))
+                for c in args.concurrency
+            ]
+
+    print(
+        f"in-process pipeline, batch 1: {baseline * 1000:.0f} ms per sketch "
+        f"({1 / baseline:.2f} sketches/s); device {args.device}; {args.requests} requests each"
+    )
+    print()
+    print("| concurrency | p50 ms | p95 ms | sketches/s | p50 / pipeline | throughput / pipeline |")
+    print("|---|---|---|---|---|---|")
+    for concurrency, row in rows:
+        print(
+            f"| {concurrency} | {row['p50'] * 1000:.0f} | {row['p95'] * 1000:.0f} | "
+            f"{row['throughput']:.2f} | {row['p50'] / baseline:.2f} | "
+            f"{row['throughput'] * baseline:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
