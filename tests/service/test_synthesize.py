@@ -208,3 +208,31 @@ def test_bad_parsing_upload_is_422_saying_why(service_url, sketch_bytes, parsing
     problem = response.json()
     assert problem["type"].endswith("invalid-parsing-map")
     assert needle in problem["detail"]
+
+
+def test_align_warps_the_sketch_and_returns_the_photo_on_the_input_frame(
+    service_url: str, sketch_bytes: bytes
+) -> None:
+    with Image.open(io.BytesIO(sketch_bytes)) as image:
+        sketch = image.convert("RGB")
+    # the same sketch placed off-centre on a larger sheet of paper
+    sheet = Image.new("RGB", (320, 360), "white")
+    sheet.paste(sketch, (90, 70))
+    upload = io.BytesIO()
+    sheet.save(upload, format="PNG")
+    response = post(service_url, upload.getvalue(), params={"align": "true"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["aligned"] is True
+    assert (body["images"]["photo"]["width"], body["images"]["photo"]["height"]) == (200, 250)
+    on_input = body["images"]["photo_on_input"]
+    assert (on_input["width"], on_input["height"]) == (320, 360)
+
+
+def test_align_without_a_face_is_422(service_url: str) -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (250, 200), dtype=np.uint8)
+    upload = io.BytesIO()
+    Image.fromarray(noise, mode="L").save(upload, format="PNG")
+    response = post(service_url, upload.getvalue(), params={"align": "true"})
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("no-face-found")
