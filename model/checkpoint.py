@@ -72,7 +72,7 @@ MetadataT = TypeVar("MetadataT", bound=CheckpointMetadata)
 
 
 def now_utc() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def new_metadata_fields() -> dict[str, str]:

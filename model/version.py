@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -10,12 +11,13 @@ from pathlib import Path
 
 @functools.cache
 def code_version() -> str:
-    """Package version, plus the git commit (and '.dirty') when run from a checkout."""
+    """Package version, plus the git commit (and '.dirty') when run from a checkout, or
+    the commit a container image was built from (``ISEGAN_BUILD_COMMIT``)."""
     try:
         version = metadata.version("isegan")
     except metadata.PackageNotFoundError:
         version = "0+unknown"
-    commit = _git_commit(Path(__file__).resolve().parent)
+    commit = _git_commit(Path(__file__).resolve().parent) or os.environ.get("ISEGAN_BUILD_COMMIT")
     return f"{version}+g{commit}" if commit else version
 
 

@@ -107,9 +107,10 @@ class ServiceSettings(BaseSettings):
     def _upper_formats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(value.upper() for value in values)
 
-    @field_validator("audit_log", mode="before")
+    @field_validator("checkpoint", "parser", "audit_log", mode="before")
     @classmethod
-    def _empty_is_off(cls, value: object) -> object:
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (as compose passes an unset one) means "not given"."""
         return None if value in ("", None) else value
 
     @model_validator(mode="after")

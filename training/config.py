@@ -7,10 +7,10 @@ YAML file, then ``--set a.b=value`` overrides, validated once and never changed 
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import Field, ValidationError, model_validator
 
 from isegan.model.config import DiscriminatorConfig, FrozenConfig, IseganConfig

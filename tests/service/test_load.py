@@ -153,3 +153,12 @@ def test_a_second_model_on_the_same_device_is_refused(
         )  # fmt: skip
         with pytest.raises(DeviceBusyError, match="already loaded on cpu"):
             second.start()
+
+
+def test_empty_variables_mean_not_given(monkeypatch) -> None:
+    """docker compose passes unset variables as empty strings."""
+    monkeypatch.setenv("ISEGAN_CHECKPOINT", "")
+    monkeypatch.setenv("ISEGAN_PARSER", "")
+    monkeypatch.setenv("ISEGAN_AUDIT_LOG", "")
+    settings = ServiceSettings()
+    assert (settings.checkpoint, settings.parser, settings.audit_log) == (None, None, None)
