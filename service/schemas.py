@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from isegan.model.labels import FACE_CLASS_COLOURS, FACE_CLASS_NAMES
 from isegan.service.provenance import ProvenanceRecord
@@ -34,7 +34,47 @@ LABELS: list[Label] = [
 ]
 
 
+_EXAMPLE_SHA = "3f1c2d9e6b4a4f0e9d7c1a2b3c4d5e6f3f1c2d9e6b4a4f0e9d7c1a2b3c4d5e6f"
+
+
 class SynthesisResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "case-2041-sketch-3",
+                    "model_id": _EXAMPLE_SHA,
+                    "parser_id": _EXAMPLE_SHA,
+                    "images": {
+                        "photo": {"media_type": "image/png", "width": 200, "height": 250,
+                                  "sha256": _EXAMPLE_SHA, "data": "iVBORw0KGgo..."},
+                        "parsing": {"media_type": "image/png", "width": 200, "height": 250,
+                                    "sha256": _EXAMPLE_SHA, "data": "iVBORw0KGgo..."},
+                    },
+                    "labels": [{"index": 0, "name": "background", "colour": [0, 0, 0]}],
+                    "aligned": False,
+                    "batch_size": 1,
+                    "timings_ms": {"decode": 2.1, "queue": 5.3, "parse": 33.0, "stage1": 80.3,
+                                   "stage2": 63.0, "postprocess": 17.4, "encode": 10.3,
+                                   "audit": 0.9, "total": 215.9},
+                    "provenance": {
+                        "schema_version": "isegan.provenance/1",
+                        "request_id": "case-2041-sketch-3",
+                        "created": "2026-11-30T04:04:57.269Z",
+                        "digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+                        "input_sha256": _EXAMPLE_SHA,
+                        "outputs": {"photo": _EXAMPLE_SHA, "parsing": _EXAMPLE_SHA},
+                        "model_id": _EXAMPLE_SHA,
+                        "parser_id": _EXAMPLE_SHA,
+                        "code_version": "0.1.0+g350ea30d1c2f",
+                        "options": {"outputs": ["photo", "parsing"], "format": "png",
+                                    "align": False},
+                    },
+                }
+            ]
+        }
+    )  # fmt: skip
+
     request_id: str
     model_id: str
     parser_id: str
