@@ -7,7 +7,17 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from isegan.cli import api_key, audit, evaluate, parse, serve, synthesize, train, train_parser
+from isegan.cli import (
+    api_key,
+    audit,
+    credentials,
+    evaluate,
+    parse,
+    serve,
+    synthesize,
+    train,
+    train_parser,
+)
 from isegan.cli.images import InputError
 from isegan.model.errors import WeightsError
 from isegan.model.version import code_version
@@ -29,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(subparsers)
     audit.add_parser(subparsers)
     api_key.add_parser(subparsers)
+    credentials.add_parsers(subparsers)
     return parser
 
 

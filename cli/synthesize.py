@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import mimetypes
 import os
 from pathlib import Path
 
+from PIL import Image
 from tqdm import tqdm
 
-from isegan.cli.images import (
-    expand_inputs,
-    output_stems,
-    read_image,
-    write_parsing_png,
-    write_png,
-)
+from isegan.cli.images import InputError, expand_inputs, output_stems, read_image
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
-from isegan.model.pipeline import FacePipeline
+from isegan.model.labels import parsing_to_image
+from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.pretrained import default_generator_path
+from isegan.model.version import code_version
+from isegan.service.credentials import CredentialSigner
+from isegan.service.provenance import EmbeddedFacts, encode_image, sha256_hex
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,6 +46,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="first warp each sketch so its eyes sit where CUFS has them (needs MediaPipe); "
         "also writes <name>.on-input.png, the photo warped back onto the input frame",
+    )
+    signing = parser.add_argument_group(
+        "content credentials", "sign every output with a C2PA manifest (see `isegan keygen`)"
+    )
+    signing.add_argument(
+        "--c2pa-key",
+        type=Path,
+        default=os.environ.get("ISEGAN_C2PA_KEY") or None,
+        help="PEM signing key (default: $ISEGAN_C2PA_KEY)",
+    )
+    signing.add_argument(
+        "--c2pa-cert-chain",
+        type=Path,
+        default=os.environ.get("ISEGAN_C2PA_CERT_CHAIN") or None,
+        help="its PEM certificate chain (default: $ISEGAN_C2PA_CERT_CHAIN)",
     )
     remote = parser.add_argument_group(
         "remote", "send the sketches to a running service instead of loading the model here"
@@ -80,18 +95,74 @@ def run(args: argparse.Namespace) -> int:
         checkpoint, parser_file, device=args.device, parser_backend=args.parser_backend
     )
     out: Path = args.out
+    signer = _signer(args)
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
         for start in range(0, len(sketches), args.batch_size):
             batch = sketches[start : start + args.batch_size]
             results = pipeline(batch, align=args.align)
-            for stem, sketch, result in zip(stems[start:], batch, results, strict=False):
-                write_png(result.photo, out / f"{stem}.png")
-                if args.align:
-                    write_png(result.photo_on_input(sketch), out / f"{stem}.on-input.png")
-                write_parsing_png(result.intermediate_parsing, out / f"{stem}.parsing.png")
-                if args.extras:
-                    write_png(result.stage1_photo, out / f"{stem}.stage1.png")
-                    write_parsing_png(result.sketch_parsing, out / f"{stem}.sketch-parsing.png")
+            for path, stem, sketch, result in zip(
+                args.sketches[start:], stems[start:], batch, results, strict=False
+            ):
+                _write_outputs(out, path, stem, sketch, result, pipeline, signer, args)
             progress.update(len(batch))
     print(f"wrote {len(sketches)} photo(s) to {out} (model {pipeline.model_id[:12]})")
     return 0
+
+
+def _signer(args: argparse.Namespace) -> CredentialSigner | None:
+    if args.c2pa_key is None and args.c2pa_cert_chain is None:
+        return None
+    if args.c2pa_key is None or args.c2pa_cert_chain is None:
+        raise InputError("--c2pa-key and --c2pa-cert-chain go together")
+    return CredentialSigner(args.c2pa_key, args.c2pa_cert_chain)
+
+
+def _media_type(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _write_outputs(
+    out: Path,
+    path: Path,
+    stem: str,
+    sketch: Image.Image,
+    result: PipelineResult,
+    pipeline: FacePipeline,
+    signer: CredentialSigner | None,
+    args: argparse.Namespace,
+) -> None:
+    """Every output of one sketch, XMP-labelled as synthetic and signed when a key is set."""
+    images = {
+        f"{stem}.png": ("photo", result.photo),
+        f"{stem}.parsing.png": ("parsing", parsing_to_image(result.intermediate_parsing)),
+    }
+    if args.align:
+        images[f"{stem}.on-input.png"] = ("photo_on_input", result.photo_on_input(sketch))
+    if args.extras:
+        images[f"{stem}.stage1.png"] = ("stage1_photo", result.stage1_photo)
+        images[f"{stem}.sketch-parsing.png"] = (
+            "sketch_parsing",
+            parsing_to_image(result.sketch_parsing),
+        )
+    sketch_bytes = path.read_bytes()
+    facts = EmbeddedFacts(
+        output="photo",
+        input_sha256=sha256_hex(sketch_bytes),
+        model_id=pipeline.model_id,
+        parser_id=pipeline.parser_id,
+        code_version=code_version(),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (output, image) in images.items():
+        labelled = facts.model_copy(update={"output": output})
+        data, media_type = encode_image(image, labelled)
+        if signer is not None:
+            data = signer.sign(
+                data,
+                media_type,
+                sketch=sketch_bytes,
+                sketch_media_type=_media_type(path),
+                facts=labelled.model_dump(exclude_none=True),
+                title=name,
+            )
+        (out / name).write_bytes(data)

@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from isegan.model.alignment import NoFaceFoundError
 from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import PipelineResult
+from isegan.service.credentials import Check, CredentialSigner, check
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.middleware import (
     ApiKeyMiddleware,
@@ -45,14 +46,21 @@ from isegan.service.schemas import (
     DEFAULT_OUTPUTS,
     LABELS,
     OUTPUT_NAMES,
+    ContentCredentialsInfo,
     EncodedImage,
     Health,
     ModelInfo,
     SynthesisResponse,
+    VerifyResponse,
 )
 from isegan.service.settings import ServiceSettings
 from isegan.service.state import ServiceState
-from isegan.service.uploads import check_sketch_content, decode_image, decode_parsing
+from isegan.service.uploads import (
+    check_sketch_content,
+    decode_image,
+    decode_parsing,
+    sniff_format,
+)
 from isegan.service.worker import JobOutcome, QueueFullError, WorkerStoppedError
 
 API_DESCRIPTION = """
@@ -150,7 +158,26 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             notes=meta.notes,
             created_at=meta.created_at,
             labels=LABELS,
+            content_credentials=ContentCredentialsInfo(
+                signing=state.signer is not None,
+                signer=state.signer.subject if state.signer is not None else None,
+            ),
         )
+
+    @app.post(
+        "/verify",
+        response_model=VerifyResponse,
+        tags=["provenance"],
+        responses=_problem_responses(413, 415, 422),
+    )
+    async def verify(
+        image: Annotated[UploadFile, File(description="An image to check (PNG, JPEG, ...).")],
+    ) -> VerifyResponse:
+        """Check an image's C2PA Content Credentials: signature, hash binding, and trust
+        (the configured anchors, else this service's own root)."""
+        data = await image.read()
+        result = await run_in_threadpool(_check_credentials, state, data)
+        return VerifyResponse(**result.as_dict())
 
     @app.post(
         "/synthesize",
@@ -239,6 +266,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         images = await run_in_threadpool(
             _encode_outputs, outcome.result, decoded.image, wanted, facts, fmt
         )
+        if state.signer is not None:
+            images = await run_in_threadpool(
+                _sign_outputs, state.signer, images, sketch_bytes, decoded.format, facts
+            )
         encode_s = time.perf_counter() - started
 
         record = ProvenanceRecord(
@@ -260,6 +291,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         audit_s = time.perf_counter() - started
         metrics.observe_stages({"decode": decode_s, "encode": encode_s, "audit": audit_s})
 
+        credentials = "signed" if state.signer is not None else "unsigned"
         if as_image:
             data, media_type, _ = images["photo"]
             return Response(
@@ -271,6 +303,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     "X-Isegan-Input-Sha256": decoded.sha256,
                     "X-Isegan-Output-Sha256": record.outputs["photo"],
                     "X-Isegan-Provenance": json.dumps(record.model_dump(), separators=(",", ":")),
+                    "X-Isegan-Content-Credentials": credentials,
                 },
             )
         timings = {"decode": decode_s, **outcome.stage_seconds, "encode": encode_s}
@@ -290,6 +323,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 for name, (data, media_type, size) in images.items()
             },
             labels=LABELS,
+            content_credentials=credentials,
             aligned=align,
             batch_size=outcome.batch_size,
             timings_ms={name: round(seconds * 1000, 3) for name, seconds in timings.items()},
@@ -383,6 +417,40 @@ async def _run(
         raise ProblemError(
             422, "unprocessable-sketch", "Unprocessable sketch", str(error)
         ) from error
+
+
+def _check_credentials(state: ServiceState, data: bytes) -> Check:
+    if not data:
+        raise ProblemError(422, "empty-upload", "Empty upload", "the image upload is empty")
+    fmt = sniff_format(data, state.limits)
+    return check(data, Image.MIME.get(fmt, "image/png"), state.trust_anchors)
+
+
+def _sign_outputs(
+    signer: CredentialSigner,
+    images: dict[str, tuple[bytes, str, tuple[int, int]]],
+    sketch: bytes,
+    sketch_format: str,
+    facts: EmbeddedFacts,
+) -> dict[str, tuple[bytes, str, tuple[int, int]]]:
+    """Each output with a C2PA manifest; our assertion names the request."""
+    signed = {}
+    for name, (data, media_type, size) in images.items():
+        assertion = {**facts.model_dump(exclude_none=True), "output": name}
+        assertion["request_id"] = current_request_id()
+        signed[name] = (
+            signer.sign(
+                data,
+                media_type,
+                sketch=sketch,
+                sketch_media_type=Image.MIME.get(sketch_format, "application/octet-stream"),
+                facts=assertion,
+                title=f"{name}.{media_type.split('/')[-1]}",
+            ),
+            media_type,
+            size,
+        )
+    return signed
 
 
 def _encode_outputs(

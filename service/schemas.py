@@ -52,6 +52,7 @@ class SynthesisResponse(BaseModel):
                                     "sha256": _EXAMPLE_SHA, "data": "iVBORw0KGgo..."},
                     },
                     "labels": [{"index": 0, "name": "background", "colour": [0, 0, 0]}],
+                    "content_credentials": "signed",
                     "aligned": False,
                     "batch_size": 1,
                     "timings_ms": {"decode": 2.1, "queue": 5.3, "parse": 33.0, "stage1": 80.3,
@@ -84,6 +85,9 @@ class SynthesisResponse(BaseModel):
         "palette PNGs whose pixel values are label indices."
     )
     labels: list[Label]
+    content_credentials: Literal["signed", "unsigned"] = Field(
+        description="Whether each image carries a signed C2PA manifest (a key is configured)."
+    )
     aligned: bool
     batch_size: int = Field(description="Sketches in the forward pass this one ran in.")
     timings_ms: dict[str, float] = Field(
@@ -91,6 +95,19 @@ class SynthesisResponse(BaseModel):
         "Batch stages are for the whole batch."
     )
     provenance: ProvenanceRecord
+
+
+class ContentCredentialsInfo(BaseModel):
+    signing: bool = Field(description="Outputs carry signed C2PA manifests.")
+    signer: str | None = Field(description="Subject of the signing certificate.")
+
+
+class VerifyResponse(BaseModel):
+    verdict: Literal["trusted", "untrusted", "invalid", "no-credentials"]
+    signer: str | None
+    digital_source_type: str | None
+    provenance: dict[str, Any] = Field(description="isegan's own assertion, when present.")
+    failures: list[str] = Field(description="C2PA validation codes that failed.")
 
 
 class ModelInfo(BaseModel):
@@ -106,6 +123,7 @@ class ModelInfo(BaseModel):
     notes: str
     created_at: str
     labels: list[Label]
+    content_credentials: ContentCredentialsInfo
 
 
 class Health(BaseModel):

@@ -93,6 +93,17 @@ class ServiceSettings(BaseSettings):
         "an empty value turns it off.",
     )
 
+    c2pa_key: Path | None = Field(
+        None, description="PEM private key (ES256) that signs C2PA Content Credentials."
+    )
+    c2pa_cert_chain: Path | None = Field(
+        None, description="PEM certificate chain of that key, signer first; with c2pa_key."
+    )
+    c2pa_trust_anchors: Path | None = Field(
+        None,
+        description="PEM roots POST /verify trusts; default: the root of c2pa_cert_chain.",
+    )
+
     @field_validator("api_key_sha256")
     @classmethod
     def _hex_digests(cls, values: list[str]) -> list[str]:
@@ -107,7 +118,15 @@ class ServiceSettings(BaseSettings):
     def _upper_formats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(value.upper() for value in values)
 
-    @field_validator("checkpoint", "parser", "audit_log", mode="before")
+    @field_validator(
+        "checkpoint",
+        "parser",
+        "audit_log",
+        "c2pa_key",
+        "c2pa_cert_chain",
+        "c2pa_trust_anchors",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (as compose passes an unset one) means "not given"."""
@@ -117,6 +136,8 @@ class ServiceSettings(BaseSettings):
     def _sane_limits(self) -> ServiceSettings:
         if self.min_side * self.min_side > self.max_pixels:
             raise ValueError("min_side squared exceeds max_pixels: no image could pass")
+        if (self.c2pa_key is None) != (self.c2pa_cert_chain is None):
+            raise ValueError("c2pa_key and c2pa_cert_chain go together: give both or neither")
         return self
 
     @classmethod

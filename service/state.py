@@ -14,6 +14,7 @@ from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.version import code_version
 from isegan.service.audit import AuditLog
+from isegan.service.credentials import CredentialSigner, root_of_chain
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.settings import ServiceSettings
 from isegan.service.uploads import UploadLimits
@@ -29,6 +30,8 @@ class ServiceState:
     pipeline: FacePipeline | None = None
     worker: InferenceWorker | None = None
     audit: AuditLog | None = None
+    signer: CredentialSigner | None = None
+    trust_anchors: str | None = None  # PEM roots for POST /verify
     ready: bool = False
     stopping: bool = False
     code_version: str = field(default_factory=code_version)
@@ -63,6 +66,9 @@ class ServiceState:
             torch.use_deterministic_algorithms(True, warn_only=True)
         if settings.audit_log is not None:
             self.audit = AuditLog(settings.audit_log)
+        if settings.c2pa_key is not None and settings.c2pa_cert_chain is not None:
+            self.signer = CredentialSigner(settings.c2pa_key, settings.c2pa_cert_chain)
+        self.trust_anchors = trust_anchors(settings)
         self.pipeline = pipeline
         self.worker = InferenceWorker(
             pipeline,
@@ -91,6 +97,8 @@ class ServiceState:
             pipeline.device,
             settings.audit_log or "off",
         )
+        if self.signer is None:
+            logger.warning("no C2PA key configured: outputs are NOT signed (Content Credentials)")
 
     def stop(self) -> None:
         """Finish queued work, then release the model and close the audit log."""
@@ -114,3 +122,12 @@ class ServiceState:
         if "align" in timings.extra:
             stages["align"] = timings.extra["align"]
         return stages
+
+
+def trust_anchors(settings: ServiceSettings) -> str | None:
+    """The roots POST /verify trusts: the configured ones, else our own chain's root."""
+    if settings.c2pa_trust_anchors is not None:
+        return settings.c2pa_trust_anchors.read_text()
+    if settings.c2pa_cert_chain is not None:
+        return root_of_chain(settings.c2pa_cert_chain.read_bytes())
+    return None

@@ -152,3 +152,17 @@ def decode_parsing(data: bytes, limits: UploadLimits, size: tuple[int, int]) -> 
             f"0..{NUM_FACE_CLASSES - 1} ({', '.join(FACE_CLASS_NAMES)})",
         )
     return class_map
+
+
+def sniff_format(data: bytes, limits: UploadLimits) -> str:
+    """The Pillow format of an upload, from its header only (no pixels decoded)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=list(limits.formats)) as image:
+            return str(image.format)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
+        raise _refuse(
+            415,
+            "unsupported-image-format",
+            "Unsupported image format",
+            f"the upload is not an image in one of the accepted formats ({error})",
+        ) from error

@@ -65,6 +65,7 @@ def test_json_response_carries_photo_parsing_and_provenance(
     assert response.headers["x-request-id"] == "case-42"
     body = response.json()
     assert set(body["images"]) == {"photo", "parsing"}
+    assert body["content_credentials"] == "unsigned"
 
     photo_png, parsing_png = decoded(body, "photo"), decoded(body, "parsing")
     with Image.open(io.BytesIO(photo_png)) as photo:
