@@ -266,11 +266,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         images = await run_in_threadpool(
             _encode_outputs, outcome.result, decoded.image, wanted, facts, fmt
         )
+        encode_s = time.perf_counter() - started
+        started = time.perf_counter()
         if state.signer is not None:
             images = await run_in_threadpool(
                 _sign_outputs, state.signer, images, sketch_bytes, decoded.format, facts
             )
-        encode_s = time.perf_counter() - started
+        sign_s = time.perf_counter() - started
 
         record = ProvenanceRecord(
             request_id=current_request_id(),
@@ -289,7 +291,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 state.audit.append, {"event": "synthesize", **record.model_dump(mode="json")}
             )
         audit_s = time.perf_counter() - started
-        metrics.observe_stages({"decode": decode_s, "encode": encode_s, "audit": audit_s})
+        stages = {"decode": decode_s, "encode": encode_s, "sign": sign_s, "audit": audit_s}
+        metrics.observe_stages(stages)
 
         credentials = "signed" if state.signer is not None else "unsigned"
         if as_image:
@@ -307,7 +310,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 },
             )
         timings = {"decode": decode_s, **outcome.stage_seconds, "encode": encode_s}
-        timings |= {"audit": audit_s, "total": time.perf_counter() - received}
+        timings |= {"sign": sign_s, "audit": audit_s, "total": time.perf_counter() - received}
         body = SynthesisResponse(
             request_id=current_request_id(),
             model_id=pipeline.model_id,

@@ -91,8 +91,8 @@ class SynthesisResponse(BaseModel):
     aligned: bool
     batch_size: int = Field(description="Sketches in the forward pass this one ran in.")
     timings_ms: dict[str, float] = Field(
-        description="decode, queue, align, parse, stage1, stage2, encode, audit, total. "
-        "Batch stages are for the whole batch."
+        description="decode, queue, align, parse, stage1, stage2, postprocess, encode, sign, "
+        "audit, total. Batch stages are for the whole batch."
     )
     provenance: ProvenanceRecord
 
