@@ -168,7 +168,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         "/verify",
         response_model=VerifyResponse,
         tags=["provenance"],
-        responses=_problem_responses(413, 415, 422),
+        responses=_problem_responses(400, 413, 415, 422),
     )
     async def verify(
         image: Annotated[UploadFile, File(description="An image to check (PNG, JPEG, ...).")],
@@ -189,7 +189,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 "description": "JSON by default; with `Accept: image/png` (or jpeg, webp) "
                 "the photo alone, its provenance in `X-Isegan-*` headers.",
             },
-            **_problem_responses(406, 413, 415, 422, 503, 504),
+            **_problem_responses(400, 406, 413, 415, 422, 503, 504),
         },
     )
     async def synthesize(
