@@ -162,3 +162,21 @@ def test_empty_variables_mean_not_given(monkeypatch) -> None:
     monkeypatch.setenv("ISEGAN_AUDIT_LOG", "")
     settings = ServiceSettings()
     assert (settings.checkpoint, settings.parser, settings.audit_log) == (None, None, None)
+
+
+def test_docs_pages_load_every_asset_from_the_service_itself(
+    generator_checkpoint, parser_checkpoint
+) -> None:
+    """Air-gapped labs: /docs and /redoc must not reference any other host."""
+    settings = service_settings(generator_checkpoint, parser_checkpoint, None)
+    with running_server(settings) as url:
+        for page in ("/docs", "/redoc"):
+            html = httpx.get(url + page).text
+            references = re.findall(r"(?:src|href)\s*=\s*[\"']([^\"']+)[\"']", html)
+            references += re.findall(r"url:\s*[\"']([^\"']+)[\"']", html)
+            assert references, page
+            for reference in references:
+                assert not re.match(r"^(https?:)?//", reference), f"{page} loads {reference}"
+                assert httpx.get(url + reference).status_code == 200, reference
+            assert "cdn" not in html.lower() and "fonts.googleapis" not in html
+        assert '"validatorUrl": null' in httpx.get(url + "/docs").text
