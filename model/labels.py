@@ -158,7 +158,7 @@ def parsing_from_image(image: Image.Image) -> np.ndarray:
     if image.mode not in ("P", "L"):
         raise ValueError(
             f"a parsing map must be a palette (P) or greyscale (L) image of class indices, "
-            f"got mode {image.mode!r}"
+            f"got mode {image.mode}"
         )
     class_map = np.asarray(image, dtype=np.uint8)
     unknown = np.unique(class_map[class_map >= NUM_FACE_CLASSES])

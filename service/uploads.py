@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from isegan.model.labels import FACE_CLASS_NAMES, NUM_FACE_CLASSES
+from isegan.model.labels import parsing_from_image
 from isegan.model.preprocess import to_rgb
 from isegan.service.problems import ProblemError
 
@@ -123,16 +123,7 @@ def check_sketch_content(image: Image.Image) -> None:
 def decode_parsing(data: bytes, limits: UploadLimits, size: tuple[int, int]) -> np.ndarray:
     """An examiner's parsing map: a palette (or greyscale) PNG of class indices 0..7, the
     same size as the sketch (after EXIF orientation)."""
-    decoded = decode_image(data, limits, what="parsing map")
-    image = decoded.image
-    if image.mode not in ("P", "L"):
-        raise _refuse(
-            422,
-            "invalid-parsing-map",
-            "Invalid parsing map",
-            f"the parsing map must be a palette (P) or greyscale (L) image of class indices, "
-            f"got mode {image.mode}",
-        )
+    image = decode_image(data, limits, what="parsing map").image
     if image.size != size:
         raise _refuse(
             422,
@@ -141,17 +132,10 @@ def decode_parsing(data: bytes, limits: UploadLimits, size: tuple[int, int]) -> 
             f"the parsing map is {image.width}x{image.height} but the sketch is "
             f"{size[0]}x{size[1]}; they must match",
         )
-    class_map = np.asarray(image, dtype=np.uint8)
-    unknown = np.unique(class_map[class_map >= NUM_FACE_CLASSES])
-    if unknown.size:
-        raise _refuse(
-            422,
-            "invalid-parsing-map",
-            "Invalid parsing map",
-            f"the parsing map holds class indices {unknown.tolist()}; valid are "
-            f"0..{NUM_FACE_CLASSES - 1} ({', '.join(FACE_CLASS_NAMES)})",
-        )
-    return class_map
+    try:
+        return parsing_from_image(image)  # the one check of mode and class indices
+    except ValueError as error:
+        raise _refuse(422, "invalid-parsing-map", "Invalid parsing map", str(error)) from error
 
 
 def sniff_format(data: bytes, limits: UploadLimits) -> str:
