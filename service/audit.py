@@ -30,6 +30,7 @@ class VerifyReport:
     records: int  # valid records before the first break (all of them when ok)
     first_broken_line: int | None  # 1-based line number
     reason: str | None
+    last_sha256: str = GENESIS  # SHA-256 of the last valid record: where the chain goes on
 
     @property
     def ok(self) -> bool:
@@ -65,7 +66,7 @@ def verify_audit_log(path: Path) -> VerifyReport:
                 )
             previous = _line_digest(line)
             count += 1
-    return VerifyReport(count, None, None)
+    return VerifyReport(count, None, None, previous)
 
 
 class AuditLog:
@@ -90,8 +91,7 @@ class AuditLog:
                 f"({report.reason}); refusing to extend it. Keep it as evidence and point "
                 "the service at a new file."
             )
-        last = self.path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
-        return report.records, _line_digest(last)
+        return report.records, report.last_sha256
 
     def append(self, payload: dict[str, Any]) -> int:
         """Write one record durably; returns its ``seq``."""
