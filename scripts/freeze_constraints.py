@@ -15,13 +15,10 @@ from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM_SPECIFIC = re.compile(r"^(nvidia-|cuda-|triton$)")
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def closure(requirements: list[str]) -> dict[str, str]:
@@ -31,7 +28,7 @@ def closure(requirements: list[str]) -> dict[str, str]:
         requirement = stack.pop()
         if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
             continue
-        key = canonical(requirement.name)
+        key = canonicalize_name(requirement.name)
         if key in versions:
             continue
         dist = metadata.distribution(requirement.name)

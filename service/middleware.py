@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from isegan.service.metrics import ServiceMetrics
@@ -46,13 +47,6 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 class RequestContextMiddleware:
     """Gives each request an id (the caller's X-Request-ID when sane), echoes it in the
     response, and records one access log line and the request metrics."""
@@ -65,7 +59,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = set_request_id(_header(scope, b"x-request-id"))
+        request_id = set_request_id(Headers(scope=scope).get("x-request-id"))
         started = time.perf_counter()
         status = 500
 
@@ -103,8 +97,9 @@ class ApiKeyMiddleware:
         self.digests = [bytes.fromhex(d) for d in key_digests]
 
     def _authorised(self, scope: Scope) -> bool:
-        offered = _header(scope, b"x-api-key")
-        authorization = _header(scope, b"authorization")
+        headers = Headers(scope=scope)
+        offered = headers.get("x-api-key")
+        authorization = headers.get("authorization")
         if offered is None and authorization and authorization.lower().startswith("bearer "):
             offered = authorization[7:].strip()
         if not offered:
@@ -153,7 +148,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         detail = f"the request body is larger than the {self.limit}-byte limit"
-        declared = _header(scope, b"content-length")
+        declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await send_problem(scope, send, 413, "payload-too-large", "Payload too large", detail)
             return
