@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from isegan.model.checkpoint import file_sha256
 from isegan.model.pretrained import default_generator_path
+from tests.service.server import wait_until_ready
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))
 
@@ -47,19 +47,13 @@ def serve(
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {(cwd / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError((cwd / "server.log").read_text()[-3000:])
-            time.sleep(0.1)
+        wait_until_ready(
+            url,
+            alive=lambda: process.poll() is None,
+            timeout=timeout,
+            why_not=lambda: f"server log: {(cwd / 'server.log').read_text()[-3000:]}",
+        )
         yield url, process
     finally:
         if process.poll() is None:

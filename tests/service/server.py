@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -13,6 +13,24 @@ import uvicorn
 
 from isegan.service.app import create_app
 from isegan.service.settings import ServiceSettings
+
+
+def wait_until_ready(
+    url: str, *, alive: Callable[[], bool], timeout: float, why_not: Callable[[], str]
+) -> None:
+    """Poll /health/ready until it answers 200; fail early if the server died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not alive():
+            raise RuntimeError(why_not())
+        try:
+            if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} not ready after {timeout} s: {why_not()}")
+        time.sleep(0.05)
 
 
 @contextmanager
@@ -27,18 +45,12 @@ def running_server(settings: ServiceSettings, timeout: float = 120.0) -> Iterato
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        if not thread.is_alive():
-            raise RuntimeError("the server thread ended during start-up (see the log)")
-        try:
-            if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"server at {url} not ready after {timeout} s")
-        time.sleep(0.05)
+    wait_until_ready(
+        url,
+        alive=thread.is_alive,
+        timeout=timeout,
+        why_not=lambda: "the server thread ended during start-up (see the log)",
+    )
     try:
         yield url
     finally:
