@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 data=${1:-../shared/data/cufs}
 runs=${2:-runs}
 run_prefix="$runs/ablation-"
-epochs=95
-steps=$(( epochs * $(grep -c . "$data/train.txt") / 4 ))  # batch 4: 3990 for the bundled split
+source scripts/recipe.sh
+steps=$(( EPOCHS * $(grep -c . "$data/train.txt") / 4 ))  # batch 4: 3990 for the bundled split
 for preset in base stage1; do
     out="$run_prefix$preset"
     last=$(tail -n 1 "$out/losses.jsonl" 2>/dev/null | sed -n 's/^{"step": \([0-9]*\),.*/\1/p')
@@ -21,10 +21,8 @@ for preset in base stage1; do
     if [ -f "$out/training-state.pt" ]; then
         resume=(--resume "$out/training-state.pt")
     fi
-    .venv/bin/isegan train --preset "$preset" --data "$data" --out "$out" --epochs "$epochs" \
-        --ngf 32 --ndf 32 --set model.generator.max_channel_multiplier=4 --batch-size 4 \
-        --precision bf16 --channels-last --seed 0 --set optim.decay_second_half=true \
-        --set checkpoint_every=500 --set sample_every=1000 --no-progress "${resume[@]}"
+    .venv/bin/isegan train --preset "$preset" --data "$data" --out "$out" "${RECIPE[@]}" \
+        --set sample_every=1000 "${resume[@]}"
 done
 .venv/bin/isegan eval --data "$data" --split test --out "$runs/eval-ablations" \
     --checkpoint "$runs/ablation-base/generator.safetensors" \

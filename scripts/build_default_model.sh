@@ -7,9 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/cufs}
 run=${2:-runs/default-model}
-epochs=${3:-95}
-.venv/bin/isegan train --preset full --data "$data" --out "$run" --epochs "$epochs" \
-    --ngf 32 --ndf 32 --set model.generator.max_channel_multiplier=4 --batch-size 4 \
-    --precision bf16 --channels-last --seed 0 --set optim.decay_second_half=true \
-    --set checkpoint_every=500 --set sample_every=500 --no-progress
+EPOCHS=${3:-95}
+source scripts/recipe.sh
+.venv/bin/isegan train --preset full --data "$data" --out "$run" "${RECIPE[@]}" \
+    --set sample_every=500
 .venv/bin/python scripts/install_default_model.py "$run/generator.safetensors"
