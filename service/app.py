@@ -28,9 +28,11 @@ from isegan.model.pipeline import PipelineResult
 from isegan.service.credentials import Check, CredentialSigner, check
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.middleware import (
+    PUBLIC_PREFIXES,
     ApiKeyMiddleware,
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
+    SecurityHeadersMiddleware,
 )
 from isegan.service.negotiation import negotiate
 from isegan.service.problems import Problem, ProblemError, install_problem_handlers
@@ -62,6 +64,7 @@ from isegan.service.uploads import (
     decode_parsing,
     sniff_format,
 )
+from isegan.service.webui import mount_web_ui
 from isegan.service.worker import JobOutcome, QueueFullError, WorkerStoppedError
 
 API_DESCRIPTION = """
@@ -116,6 +119,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         )
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, key_digests=settings.api_key_sha256)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost
 
     @app.get("/health/live", response_model=Health, tags=["health"])
@@ -338,7 +342,35 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         )
         return JSONResponse(body.model_dump(mode="json"))
 
+    if settings.web_ui:
+        mount_web_ui(app)
+    if settings.api_key_sha256:
+        _declare_api_keys(app)
     return app
+
+
+def _declare_api_keys(app: FastAPI) -> None:
+    """Name the key schemes in the OpenAPI schema, so Swagger UI offers "Authorize" and
+    generated clients send the key; the health probes stay open."""
+    build_schema = app.openapi
+
+    def openapi_with_keys() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build_schema()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+        schema["security"] = [{"bearer": []}, {"apiKeyHeader": []}]
+        for path, operations in schema["paths"].items():
+            if path.startswith(PUBLIC_PREFIXES):
+                for operation in operations.values():
+                    operation["security"] = []
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi_with_keys  # type: ignore[method-assign]
 
 
 def _pipeline(state: ServiceState) -> Any:

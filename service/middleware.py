@@ -8,7 +8,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,11 +16,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.problems import PROBLEM_MEDIA_TYPE, problem_body
 from isegan.service.request_context import set_request_id
+from isegan.service.webui import is_public_path, page_headers
 
 logger = logging.getLogger("isegan.service.access")
 
 #: Routes anyone may call, even when API keys are configured (for orchestrator probes).
 PUBLIC_PREFIXES = ("/health/",)
+
+
+def _public(path: str) -> bool:
+    return path.startswith(PUBLIC_PREFIXES) or is_public_path(path)
 
 
 async def send_problem(
@@ -114,7 +119,7 @@ class ApiKeyMiddleware:
         if (
             scope["type"] != "http"
             or not self.digests
-            or str(scope.get("path", "")).startswith(PUBLIC_PREFIXES)
+            or _public(str(scope.get("path", "")))
             or self._authorised(scope)
         ):
             await self.app(scope, receive, send)
@@ -182,3 +187,30 @@ class BodySizeLimitMiddleware:
                 raise
         if exceeded and not response_started:
             await send_problem(scope, send, 413, "payload-too-large", "Payload too large", detail)
+
+
+class SecurityHeadersMiddleware:
+    """Adds the browser security headers (CSP and friends) that ``headers_for(path)``
+    names to every answer on that path, replacing any the app set itself."""
+
+    def __init__(
+        self, app: ASGIApp, headers_for: Callable[[str], Mapping[str, str] | None] = page_headers
+    ) -> None:
+        self.app = app
+        self.headers_for = headers_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extra = self.headers_for(str(scope.get("path", ""))) if scope["type"] == "http" else None
+        if not extra:
+            await self.app(scope, receive, send)
+            return
+        added = [(name.lower().encode(), value.encode()) for name, value in extra.items()]
+        names = {name for name, _ in added}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": kept + added}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -63,6 +63,11 @@ class ServiceSettings(BaseSettings):
         description="SHA-256 hex digests of the accepted API keys (`isegan api-key` makes "
         "one). Empty: no access control.",
     )
+    web_ui: bool = Field(
+        True,
+        description="Serve the examiner's page at / (files shipped in the package, public; "
+        "its API calls still need a key when keys are configured).",
+    )
 
     # --- inference worker ---------------------------------------------------------------
     max_batch_size: int = Field(8, ge=1, le=256, description="Largest micro-batch.")

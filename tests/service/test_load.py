@@ -98,11 +98,18 @@ def test_api_keys_guard_everything_but_health(
     with running_server(settings) as url:
         assert httpx.get(url + "/health/live").status_code == 200
         assert httpx.get(url + "/health/ready").status_code == 200
-        for path in ("/metrics", "/v1/model", "/openapi.json", "/docs"):
+        for path in ("/metrics", "/v1/model"):
             denied = httpx.get(url + path)
             assert denied.status_code == 401, path
             assert denied.headers["content-type"] == "application/problem+json"
             assert denied.headers["www-authenticate"].startswith("Bearer")
+        # The docs and the schema are readable (a browser cannot send a key to open
+        # them) and declare the key schemes, so Swagger UI offers "Authorize".
+        assert httpx.get(url + "/docs").status_code == 200
+        schema = httpx.get(url + "/openapi.json").json()
+        assert set(schema["components"]["securitySchemes"]) == {"bearer", "apiKeyHeader"}
+        assert schema["paths"]["/health/ready"]["get"]["security"] == []
+        assert "security" not in schema["paths"]["/synthesize"]["post"]  # the global one
         wrong = httpx.post(url + "/synthesize", files=files, headers={"X-API-Key": "guess"})
         assert wrong.status_code == 401
         bearer = httpx.post(
