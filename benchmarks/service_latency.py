@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--max-batch-size", type=int, default=8)
+    parser.add_argument("--precision", default="auto", help="the service's precision setting")
     parser.add_argument(
         "--sign",
         action="store_true",
@@ -83,7 +84,14 @@ def main() -> None:
     paths = [args.data / "sketches" / f"{name}.png" for name in ids]
     sketch_bytes = [path.read_bytes() for path in paths]
 
-    pipeline = FacePipeline.from_files(args.checkpoint, args.parser, device=args.device)
+    # The baseline runs exactly as the service will: the same inference options.
+    service_options = ServiceSettings(
+        checkpoint=args.checkpoint, parser=args.parser, device=args.device,
+        precision=args.precision,
+    ).inference_options()  # fmt: skip
+    pipeline = FacePipeline.from_files(
+        args.checkpoint, args.parser, device=args.device, options=service_options
+    )
     images = [Image.open(path).convert("RGB") for path in paths]
     pipeline(images[:1])  # warm-up
     per_sketch = []
@@ -101,6 +109,7 @@ def main() -> None:
             device=args.device,
             audit_log=Path(scratch) / "audit.jsonl",
             max_batch_size=args.max_batch_size,
+            precision=args.precision,
             queue_size=max(64, max(args.concurrency) * 2),
         )
         with running_server(settings) as url:

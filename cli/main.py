@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from isegan.cli import (
     api_key,
     audit,
+    bench,
     credentials,
     evaluate,
     parse,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(subparsers)
     api_key.add_parser(subparsers)
     credentials.add_parsers(subparsers)
+    bench.add_parser(subparsers)
     return parser
 
 

@@ -8,10 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from isegan.model.inference import PRECISIONS
 from isegan.service.settings import SETTINGS_FILE_VARIABLE, ServiceSettings
 
 #: Flag -> settings field, for the flags that override settings.
-_FLAG_FIELDS = ("host", "port", "checkpoint", "parser", "device", "audit_log")
+_FLAG_FIELDS = ("host", "port", "checkpoint", "parser", "device", "audit_log", "precision")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +30,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--parser", type=Path, help="face-parser weights")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--audit-log", type=Path, help="audit log file (JSONL)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="auto (default: bf16 where native), fp32, bf16, fp16",
+    )
     parser.set_defaults(run=run)
 
 

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from isegan.cli.images import InputError, expand_inputs, output_stems, read_image
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
+from isegan.model.inference import PRECISIONS, InferenceOptions
 from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.pretrained import default_generator_path
@@ -36,6 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_parser_options(parser)
     parser.add_argument("--batch-size", type=int, default=4, help="sketches per forward pass")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): bf16 where the device computes it natively, else fp32 (fp16 "
+        "on older GPUs); fp32 is the reference the optimised paths are tested against",
+    )
     parser.add_argument(
         "--extras",
         action="store_true",
@@ -92,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
     stems = output_stems(args.sketches)
     sketches = [read_image(path) for path in args.sketches]
     pipeline = FacePipeline.from_files(
-        checkpoint, parser_file, device=args.device, parser_backend=args.parser_backend
+        checkpoint,
+        parser_file,
+        device=args.device,
+        parser_backend=args.parser_backend,
+        options=InferenceOptions(precision=args.precision),
     )
     out: Path = args.out
     signer = _signer(args)

@@ -46,6 +46,8 @@ class FaceParser(nn.Module):
         self.network = network
         self.config = config
         self.scheme = get_label_scheme(config.label_scheme)
+        self.input_size = config.input_size  # the trained size; inference may change it
+        self.direct_resize = False  # see forward; an inference option
         self.mean: torch.Tensor
         self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
@@ -53,7 +55,7 @@ class FaceParser(nn.Module):
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """[-1, 1] images at any size -> ImageNet-normalised at the parser's input size."""
-        size = self.config.input_size
+        size = self.input_size
         x = ((images + 1) / 2 - self.mean) / self.std
         if x.shape[-2:] != (size, size):
             x = F.interpolate(x, (size, size), mode="bilinear", align_corners=False)
@@ -63,8 +65,11 @@ class FaceParser(nn.Module):
         """(B, 3, H, W) in [-1, 1] -> (B, 8, H, W) probabilities summing to 1 per pixel."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected (B, 3, H, W) images, got {tuple(images.shape)}")
-        logits = self.network(self.normalise(images)).logits
-        probabilities = logits.float().softmax(dim=1)
+        # direct_resize: the network's 1/8-scale logits go straight to the images' size,
+        # instead of to its input size (e.g. 512) and back down after the softmax.
+        output_size = images.shape[-2:] if self.direct_resize else None
+        logits = self.network(self.normalise(images), output_size).logits
+        probabilities = logits.softmax(dim=1, dtype=torch.float32)  # one pass, even from bf16
         if probabilities.shape[-2:] != images.shape[-2:]:
             probabilities = F.interpolate(
                 probabilities, images.shape[-2:], mode="bilinear", align_corners=False

@@ -22,9 +22,17 @@ from isegan.model.alignment import Alignment, align_face
 from isegan.model.checkpoint import GeneratorMetadata, file_sha256
 from isegan.model.device import resolve_device
 from isegan.model.generators import Generators, load_generators
+from isegan.model.inference import (
+    InferenceOptions,
+    autocast,
+    channels_last_input,
+    compiled,
+    prepare,
+    resolve_precision,
+)
 from isegan.model.labels import NUM_FACE_CLASSES
 from isegan.model.landmarks import FaceLandmarker
-from isegan.model.parsing import ParserBackend, load_parser
+from isegan.model.parsing import FaceParser, ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
 
 
@@ -71,10 +79,30 @@ class FacePipeline:
         model_id: str = "",
         parser_id: str = "",
         metadata: GeneratorMetadata | None = None,
+        options: InferenceOptions | None = None,
     ) -> None:
+        """``options`` default to the eager fp32 reference; the networks are prepared
+        for them in place (BatchNorm folded, layout changed), so pass networks the
+        pipeline may own."""
         self.device = device
+        self.options = options or InferenceOptions.reference()
+        self.precision = resolve_precision(self.options.precision, device)
         self.parser = parser.to(device).eval()
         self.generators = generators.to(device).eval()
+        if isinstance(self.parser, FaceParser):  # not facer's TorchScript models
+            prepare(self.parser, self.options, self.precision)
+            if self.options.parser_input_size is not None:
+                self.parser.input_size = self.options.parser_input_size
+            self.parser.direct_resize = self.options.parser_direct_resize
+        for network in self.generators.networks().values():
+            prepare(network, self.options, self.precision)
+        self._parse = compiled(self.parser, self.options)
+        self._stage1 = compiled(self.generators.stage1, self.options)
+        self._stage2 = (
+            compiled(self.generators.stage2, self.options)
+            if self.generators.stage2 is not None
+            else None
+        )
         self.preprocess = preprocess or Preprocess()
         self.model_id = model_id
         self.parser_id = parser_id
@@ -95,6 +123,7 @@ class FacePipeline:
         parser: str | Path,
         device: str = "auto",
         parser_backend: ParserBackend = "auto",
+        options: InferenceOptions | None = None,
     ) -> FacePipeline:
         """Load a generator checkpoint and a parser weights file onto ``device``."""
         target = resolve_device(device)
@@ -108,7 +137,20 @@ class FacePipeline:
             model_id=file_sha256(checkpoint),
             parser_id=loaded_parser.parser_id,
             metadata=loaded.metadata,
+            options=options,
         )
+
+    def inference_record(self) -> dict[str, str | bool | int]:
+        """How the networks run here, for provenance: the options as resolved."""
+        return {
+            "device": str(self.device),
+            "precision": self.precision,
+            "channels_last": self.options.channels_last,
+            "fold_batchnorm": self.options.fold_batchnorm,
+            "compile": self.options.compile,
+            "parser_input_size": getattr(self.parser, "input_size", 0),
+            "parser_direct_resize": getattr(self.parser, "direct_resize", False),
+        }
 
     @property
     def two_stage(self) -> bool:
@@ -144,23 +186,26 @@ class FacePipeline:
             timings.extra["align"] = time.perf_counter() - started
         started = time.perf_counter()
         canvases, placements = zip(*(self.preprocess.to_canvas(s) for s in sketches), strict=True)
-        batch = torch.stack(canvases).to(self.device)
+        batch = channels_last_input(torch.stack(canvases).to(self.device), self.options)
         timings.preprocess = time.perf_counter() - started
 
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.precision, self.device):
             started = time.perf_counter()
             sketch_parsing = self._sketch_parsing(batch, placements, overrides)
-            timings.parse = time.perf_counter() - started
+            sketch_parsing = channels_last_input(sketch_parsing, self.options)
+            timings.parse = self._elapsed(started)
 
             started = time.perf_counter()
-            stage1 = self.generators.stage1(batch, sketch_parsing)
-            timings.stage1 = time.perf_counter() - started
+            stage1 = self._stage1(batch, sketch_parsing)
+            timings.stage1 = self._elapsed(started)
 
             started = time.perf_counter()
             final = stage1.photo
-            if self.generators.stage2 is not None:
-                final = self.generators.stage2(sketch_parsing, stage1.parsing, stage1.photo)
-            timings.stage2 = time.perf_counter() - started
+            if self._stage2 is not None:
+                final = self._stage2(sketch_parsing, stage1.parsing, stage1.photo)
+            timings.stage2 = self._elapsed(started)
+        final, coarse = final.float(), stage1.photo.float()
+        intermediate = stage1.parsing.float()
 
         started = time.perf_counter()
         results = [
@@ -168,8 +213,8 @@ class FacePipeline:
                 index,
                 placement,
                 final,
-                stage1.photo,
-                stage1.parsing,
+                coarse,
+                intermediate,
                 sketch_parsing,
                 alignments[index],
             )
@@ -182,6 +227,12 @@ class FacePipeline:
         self.last_timings = timings
         return results
 
+    def _elapsed(self, started: float) -> float:
+        """Seconds since ``started``, after the device's queued work has finished."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - started
+
     def _sketch_parsing(
         self,
         batch: torch.Tensor,
@@ -190,14 +241,14 @@ class FacePipeline:
     ) -> torch.Tensor:
         """P_s from the parser, with supplied maps (as one-hot) in place of its rows."""
         if not any(o is not None for o in overrides):
-            parsed: torch.Tensor = self.parser(batch)
-            return parsed
+            parsed: torch.Tensor = self._parse(batch)
+            return parsed.float()
         parsing = torch.empty(
             (batch.shape[0], NUM_FACE_CLASSES, *batch.shape[-2:]), device=batch.device
         )
         needs_parser = [i for i, o in enumerate(overrides) if o is None]
         if needs_parser:
-            parsing[needs_parser] = self.parser(batch[needs_parser]).to(parsing.dtype)
+            parsing[needs_parser] = self._parse(batch[needs_parser]).to(parsing.dtype)
         for index, class_map in enumerate(overrides):
             if class_map is not None:
                 one_hot = self.preprocess.classes_to_canvas(

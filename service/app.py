@@ -292,6 +292,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             parser_id=pipeline.parser_id,
             code_version=state.code_version,
             options={"outputs": list(wanted), "format": fmt, "align": align},
+            inference={**pipeline.inference_record(), "batch_size": outcome.batch_size},
         )
         started = time.perf_counter()
         if state.audit is not None:

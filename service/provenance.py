@@ -55,6 +55,12 @@ class ProvenanceRecord(BaseModel):
     parser_id: str
     code_version: str
     options: dict[str, str | bool | list[str]] = Field(default_factory=dict)
+    inference: dict[str, str | bool | int] = Field(
+        default_factory=dict,
+        description="How the networks ran (device, precision, layout, BatchNorm folding, "
+        "compilation, batch size): what an exact re-run needs, since the last bit of a "
+        "photo can depend on them.",
+    )
 
 
 def utc_now() -> str:

@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from isegan.model.inference import InferenceOptions, Precision
+
 SETTINGS_FILE_VARIABLE = "ISEGAN_SETTINGS_FILE"
 
 #: Formats Pillow may decode from an upload. Anything else (EPS, PDF, ...) is refused
@@ -51,6 +53,15 @@ class ServiceSettings(BaseSettings):
         description="Ask torch for deterministic kernels (needed for byte-identical output "
         "on a GPU; set CUBLAS_WORKSPACE_CONFIG=:4096:8 there as well).",
     )
+
+    precision: Precision = Field(
+        "auto",
+        description="auto: bf16 where the device computes it natively (AMX/AVX-512 BF16 "
+        "CPUs, Ampere+ GPUs), else fp16 on CUDA, else fp32. fp32 is the reference.",
+    )
+    channels_last: bool = Field(True, description="NHWC memory layout for the networks.")
+    fold_batchnorm: bool = Field(True, description="Fold BatchNorm into the convolutions.")
+    compile: bool = Field(False, description="torch.compile the networks (slow start).")
 
     # --- network -----------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -108,6 +119,15 @@ class ServiceSettings(BaseSettings):
         None,
         description="PEM roots POST /verify trusts; default: the root of c2pa_cert_chain.",
     )
+
+    def inference_options(self) -> InferenceOptions:
+        """The inference settings as the pipeline takes them."""
+        return InferenceOptions(
+            precision=self.precision,
+            channels_last=self.channels_last,
+            fold_batchnorm=self.fold_batchnorm,
+            compile=self.compile,
+        )
 
     @field_validator("api_key_sha256")
     @classmethod

@@ -57,7 +57,11 @@ class ServiceState:
                 "set ISEGAN_CHECKPOINT and ISEGAN_PARSER"
             )
         pipeline = FacePipeline.from_files(
-            checkpoint, parser, device=settings.device, parser_backend=settings.parser_backend
+            checkpoint,
+            parser,
+            device=settings.device,
+            parser_backend=settings.parser_backend,
+            options=settings.inference_options(),
         )
         if pipeline.device.type == "cuda" and settings.deterministic:
             # CPU inference is deterministic as is; on CUDA, cuDNN must be told.

@@ -9,6 +9,7 @@ downloads weights: the ResNet-18 starts random and is filled by a checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -161,8 +162,9 @@ class BiSeNet(nn.Module):
     def from_config(cls, config: ParserConfig) -> BiSeNet:
         return cls(num_classes=config.num_classes, base_channels=config.base_channels)
 
-    def forward(self, x: torch.Tensor) -> ParserOutput:
-        size = x.shape[-2:]
+    def forward(self, x: torch.Tensor, output_size: Sequence[int] | None = None) -> ParserOutput:
+        """Logits at ``output_size`` (default: the input's size)."""
+        size = tuple(output_size) if output_size is not None else tuple(x.shape[-2:])
         feat_8x, context_8x, context_16x = self.cp(x)
         fused = self.ffm(feat_8x, context_8x)
         logits = _upsample(self.conv_out(fused), size)
@@ -175,5 +177,5 @@ class BiSeNet(nn.Module):
         )
 
 
-def _upsample(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
+def _upsample(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     return F.interpolate(x, size, mode="bilinear", align_corners=True)

@@ -151,7 +151,7 @@
         "This service only answers requests with a valid API key. Enter it under Access and try again.",
       ],
       406: ["The requested format is not available", detail],
-      413: ["The file is too large", `${capitalise(detail)}. Choose a smaller image.`],
+      413: ["The file is too large", `${capitalise(readableBytes(detail))}. Choose a smaller image.`],
       415: [
         "This file is not an image the service can read",
         `${capitalise(detail)}. Upload the sketch as a PNG, JPEG, BMP, TIFF or WebP image.`,
@@ -459,6 +459,11 @@
 
   function formatMs(ms) {
     return Number(ms).toFixed(ms < 10 ? 2 : 1);
+  }
+
+  function readableBytes(text) {
+    // "the 20971520-byte limit" reads better as "the 20.0 MiB limit"
+    return text.replace(/(\d+)-byte limit/, (_, bytes) => `${(Number(bytes) / 2 ** 20).toFixed(1)} MiB limit`);
   }
 
   function capitalise(text) {

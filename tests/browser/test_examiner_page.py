@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, FileChooser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from isegan.model.labels import FACE_CLASS_NAMES
 from tests.browser.conftest import PageWatch
@@ -53,6 +54,22 @@ def natural_size(page: Page, selector: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def open_file_chooser_with_space(page: Page) -> FileChooser:
+    """Space on the focused file control opens the chooser. Headless Chromium now and
+    then drops the first key press right after load, so the press is repeated (up to
+    three times, each waiting 5 s); all of it from the keyboard."""
+    for attempt in range(3):
+        try:
+            with page.expect_file_chooser(timeout=5000) as chooser:
+                page.keyboard.press("Space")
+            return chooser.value
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            assert page.evaluate("document.activeElement.id") == "sketch-input"
+    raise AssertionError("unreachable")
+
+
 def provenance(page: Page) -> dict[str, str]:
     """The provenance list as the examiner reads it: term -> value."""
     pairs = page.eval_on_selector_all(
@@ -85,9 +102,7 @@ def test_examiner_turns_a_sketch_into_a_photo_from_the_keyboard(
 
     # Keyboard only: focus the file control, open it with Space, then submit with Enter.
     page.locator("#sketch-input").focus()
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(sketch))
+    open_file_chooser_with_space(page).set_files(str(sketch))
     page.keyboard.press("Tab")  # the align checkbox
     page.keyboard.press("Tab")  # the Synthesise button
     assert page.evaluate("document.activeElement.id") == "synthesize-button"
@@ -261,4 +276,34 @@ def test_pages_load_nothing_from_other_hosts(
     expect(page.get_by_text("/synthesize").first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     page.screenshot(path=artifacts_dir / "docs-redoc.png")
     assert watch.foreign_requests_sent(page_url) == []
+    assert watch.script_errors == []
+
+
+def test_oversized_upload_and_a_wrong_parsing_map_read_as_sentences(
+    context: BrowserContext,
+    page_url: str,
+    cufs_dir: Path,
+    test_ids: list[str],
+    artifacts_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """413 and 422 from the API, as the examiner meets them."""
+    page, watch = open_page(context, page_url)
+    huge = tmp_path / "scan.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(3 * 1024 * 1024))  # over the 2 MiB limit
+    page.set_input_files("#sketch-input", str(huge))
+    page.get_by_role("button", name="Synthesise").click()
+    error = page.get_by_role("alert")
+    expect(error).to_contain_text("The file is too large", timeout=RESULT_TIMEOUT_MS)
+    assert "larger than the 2.0 MiB limit. Choose a smaller image" in error.inner_text()
+    page.screenshot(path=artifacts_dir / "error-too-large.png", full_page=True)
+
+    synthesise(page, cufs_dir / "sketches" / f"{test_ids[0]}.png")
+    wrong = tmp_path / "wrong-size.png"
+    Image.new("P", (64, 64), 0).save(wrong)
+    page.set_input_files("#parsing-input", str(wrong))
+    page.get_by_role("button", name="Run again with this parsing").click()
+    expect(error).to_contain_text("The service could not use this input")
+    assert "64x64 but the sketch is 200x250" in error.inner_text()  # the reason, in words
+    page.screenshot(path=artifacts_dir / "error-wrong-parsing.png", full_page=True)
     assert watch.script_errors == []

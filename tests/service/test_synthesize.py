@@ -19,6 +19,7 @@ from isegan.model.labels import FACE_CLASS_COLOURS, NUM_FACE_CLASSES, parsing_to
 from isegan.model.pipeline import FacePipeline
 from isegan.service.audit import verify_audit_log
 from isegan.service.provenance import DIGITAL_SOURCE_TYPE, IPTC_EXT_NS, ISEGAN_NS
+from tests.service.conftest import service_settings
 
 
 def post(url: str, sketch: bytes, *, params=None, data=None, headers=None, files=None):
@@ -106,10 +107,20 @@ def test_same_sketch_gives_byte_identical_photo_equal_to_the_pipeline(
     generator_checkpoint: Path,
     parser_checkpoint: Path,
 ) -> None:
-    first = decoded(post(service_url, sketch_bytes).json(), "photo")
+    answer = post(service_url, sketch_bytes).json()
+    first = decoded(answer, "photo")
     second = decoded(post(service_url, sketch_bytes).json(), "photo")
     assert first == second
-    pipeline = FacePipeline.from_files(generator_checkpoint, parser_checkpoint, device="cpu")
+    # The service runs the optimised path its settings name, and says so in provenance;
+    # the in-process pipeline with the same options gives the same pixels.
+    options = service_settings(generator_checkpoint, parser_checkpoint, None).inference_options()
+    pipeline = FacePipeline.from_files(
+        generator_checkpoint, parser_checkpoint, device="cpu", options=options
+    )
+    inference = answer["provenance"]["inference"]
+    assert inference["precision"] == pipeline.precision
+    assert inference["batch_size"] == answer["batch_size"] == 1
+    assert inference["channels_last"] is options.channels_last
     with Image.open(io.BytesIO(sketch_bytes)) as sketch:
         expected = np.asarray(pipeline([sketch.convert("RGB")])[0].photo)
     with Image.open(io.BytesIO(first)) as served:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The GPU checks, as one short script for a lent GPU machine (run from the repository
+# root after the README's test install): the CUDA path end to end, AMP, and throughput.
+#   benchmarks/gpu.sh OUT_DIR [CUFS_DIR]
+# Writes bench-paper.json (every path, batch 1 to 32, with --compile), bench-bundled.json
+# and service-latency.txt (the real service on CUDA under concurrent load) to OUT_DIR.
+set -euo pipefail
+out=${1:?usage: benchmarks/gpu.sh OUT_DIR [CUFS_DIR]}
+data=${2:-${ISEGAN_CUFS_DIR:-../shared/data/cufs}}
+mkdir -p "$out"
+python=.venv/bin/python
+"$python" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())"
+.venv/bin/pytest -q tests/model/test_inference.py tests/model/test_pipeline.py
+.venv/bin/isegan bench --device cuda --model paper --batch-sizes 1 8 32 --calls 20 \
+    --compile --json > "$out/bench-paper.json"
+.venv/bin/isegan bench --device cuda --batch-sizes 1 8 32 --calls 20 \
+    --sketches "$data/sketches" --json > "$out/bench-bundled.json"
+"$python" benchmarks/service_latency.py --data "$data" --device cuda --requests 64 \
+    --concurrency 1 8 32 --max-batch-size 32 > "$out/service-latency.txt"

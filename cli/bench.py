@@ -1,0 +1,255 @@
+"""``isegan bench``: the eager fp32 baseline and every optimised inference path, measured
+in one process on the same sketches, with speed-ups, achieved GFLOP/s against the
+machine's own matmul peak, and peak memory."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+from isegan.cli.images import expand_inputs, read_image
+from isegan.cli.weights import add_parser_options, parser_weights, require_weights
+from isegan.model.benchmark import (
+    PathResult,
+    PeakMemory,
+    count_flops,
+    matmul_peak,
+    summarise,
+    time_calls,
+)
+from isegan.model.config import GeneratorConfig, IseganConfig, ParserConfig
+from isegan.model.device import resolve_device
+from isegan.model.generators import Generators, build_generators, load_generators
+from isegan.model.inference import InferenceOptions, native_bf16, resolve_precision
+from isegan.model.networks.parser import BiSeNet
+from isegan.model.parsing import FaceParser, load_parser
+from isegan.model.pipeline import FacePipeline
+from isegan.model.pretrained import default_generator_path
+
+#: The paper's sizes: pix2pix unet_256 at ngf=64 for G1 and G2, BiSeNet (ResNet-18) at
+#: 512x512 with the 19 CelebAMask-HQ classes of the public face-parsing weights.
+PAPER_GENERATOR = IseganConfig(generator=GeneratorConfig(base_channels=64))
+PAPER_PARSER = ParserConfig(base_channels=64, label_scheme="celebamask-hq-19", input_size=512)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure inference speed: eager fp32 against every optimised path",
+        description="Runs the whole pipeline (parse, G1, G2, pre- and post-processing) on "
+        "the same sketches along each path and reports images/s, latency, the speed-up "
+        "over eager fp32 at batch 1, GFLOP/s against a matmul peak measured here, and "
+        "peak memory.",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("bundled", "paper"),
+        default="bundled",
+        help="bundled: the packaged (or --checkpoint/--parser) weights; paper: random "
+        "weights at the paper's sizes (G1+G2 ngf=64, BiSeNet ResNet-18 at 512x512)",
+    )
+    parser.add_argument("--checkpoint", type=Path, help="generator checkpoint (bundled model)")
+    add_parser_options(parser)
+    parser.add_argument(
+        "--sketches", nargs="*", type=Path, default=[],
+        help="sketch files or folders to run (default: 8 drawn test sketches)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1, 4, 8],
+        help="batch sizes for the optimised paths (default 1 4 8)",
+    )  # fmt: skip
+    parser.add_argument("--calls", type=int, default=6, help="timed calls per path")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="untimed calls per path first (at least 1)"
+    )
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--compile", action="store_true", help="also measure torch.compile paths (slow start)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.set_defaults(run=run)
+
+
+@dataclass(frozen=True)
+class BenchPath:
+    name: str
+    options: InferenceOptions
+    batch_size: int
+
+
+def plan_paths(device: torch.device, batch_sizes: list[int], with_compile: bool) -> list[BenchPath]:
+    """The baseline first, then each optimisation added in turn, then batching."""
+    reference = InferenceOptions.reference()
+    fast = InferenceOptions(precision="auto")
+    best = resolve_precision("auto", device)
+    optimised = f"{best}+channels_last+fold_bn+direct_resize"
+    paths = [
+        BenchPath("eager-fp32", reference, 1),
+        BenchPath("fp32+channels_last", reference.model_copy(update={"channels_last": True}), 1),
+        BenchPath(
+            "fp32+channels_last+fold_bn+direct_resize", InferenceOptions(precision="fp32"), 1
+        ),
+    ]
+    if best != "fp32":
+        paths.append(BenchPath(optimised, fast, 1))
+    for size in batch_sizes:
+        if size > 1:
+            paths.append(BenchPath(optimised, fast, size))
+    if with_compile:
+        compiled = fast.model_copy(update={"compile": True})
+        for size in sorted({1, max(batch_sizes)}):
+            paths.append(BenchPath(optimised + "+compile", compiled, size))
+    return paths
+
+
+def drawn_sketches(count: int) -> list[Image.Image]:
+    """Line drawings of a face at the CUFS size, each a little different."""
+    sketches = []
+    for index in range(count):
+        image = Image.new("RGB", (200, 250), "white")
+        draw = ImageDraw.Draw(image)
+        shift = index * 2
+        draw.ellipse((40 + shift, 40, 160 - shift, 210), outline="black", width=2)
+        draw.ellipse((70, 100, 90, 110), outline="black", width=2)
+        draw.ellipse((110, 100, 130, 110), outline="black", width=2)
+        draw.line((100, 115, 95 + shift // 2, 145), fill="black", width=2)
+        draw.arc((80, 160, 120, 180), 0, 180, fill="black", width=2)
+        sketches.append(image)
+    return sketches
+
+
+def load_networks(
+    args: argparse.Namespace, device: torch.device
+) -> tuple[torch.nn.Module, Generators, str]:
+    if args.model == "paper":
+        torch.manual_seed(0)
+        paper = FaceParser(BiSeNet.from_config(PAPER_PARSER), PAPER_PARSER).eval()
+        return paper, build_generators(PAPER_GENERATOR).eval(), "paper-size random weights"
+    checkpoint = require_weights(
+        args.checkpoint, "--checkpoint", "generator", default_generator_path()
+    )
+    generators = load_generators(checkpoint, device).generators
+    parser = load_parser(parser_weights(args), device, args.parser_backend).parser
+    return parser, generators, f"{checkpoint.name} + {parser_weights(args).name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    parser, generators, model_name = load_networks(args, device)
+    sketches = [read_image(path) for path in expand_inputs(args.sketches)] or drawn_sketches(8)
+
+    reference = FacePipeline(copy.deepcopy(parser), copy.deepcopy(generators), device=device)
+    flops = count_flops(lambda: reference(sketches[:1]))
+    peaks = {"fp32": matmul_peak(device, torch.float32)}
+    if device.type == "cuda" or native_bf16(device):
+        peaks["bf16"] = matmul_peak(device, torch.bfloat16)
+    if device.type == "cuda":
+        peaks["fp16"] = matmul_peak(device, torch.float16)
+
+    results: list[PathResult] = []
+    for path in plan_paths(device, args.batch_sizes, args.compile):
+        result = measure_path(path, parser, generators, sketches, device, args, flops, peaks)
+        result.speedup = result.images_per_s / results[0].images_per_s if results else 1.0
+        results.append(result)
+
+    fastest_peak = max(peaks.values())
+    report = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "model": model_name,
+        "sketches": len(sketches),
+        "gflop_per_image": flops / 1e9,
+        "matmul_peak_gflops": peaks,
+        "floor_ms_per_image": flops / fastest_peak / 1e6,
+        "baseline": results[0].as_dict(),
+        "paths": [result.as_dict() for result in results],
+        "best": max(results, key=lambda r: r.images_per_s).as_dict(),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_table(report, results)
+    return 0
+
+
+def measure_path(
+    path: BenchPath,
+    parser: torch.nn.Module,
+    generators: Generators,
+    sketches: list[Image.Image],
+    device: torch.device,
+    args: argparse.Namespace,
+    flops: int,
+    peaks: dict[str, float],
+) -> PathResult:
+    """One path on its own copy of the networks (preparing them changes them)."""
+    pipeline = FacePipeline(
+        copy.deepcopy(parser), copy.deepcopy(generators), device=device, options=path.options
+    )
+    size = path.batch_size
+    batches = iter(
+        [sketches[(i * size + j) % len(sketches)] for j in range(size)]
+        for i in range(max(args.warmup, 1) + args.calls)
+    )
+    with PeakMemory(device) as memory:
+        first, seconds = time_calls(
+            lambda: pipeline(next(batches)), device, warmup=max(args.warmup, 1), calls=args.calls
+        )
+    precision = pipeline.precision
+    result = summarise(
+        path.name, precision, size, seconds, flops, peaks.get(precision, peaks["fp32"]),
+        memory.peak_mib,
+    )  # fmt: skip
+    result.first_call_ms = first * 1000
+    return result
+
+
+def print_table(report: dict[str, object], results: list[PathResult]) -> None:
+    peaks = report["matmul_peak_gflops"]
+    assert isinstance(peaks, dict)
+    print(
+        f"{report['model']} on {report['device']} ({report['threads']} threads, torch "
+        f"{report['torch']}): {report['gflop_per_image']:.1f} GFLOP per image; matmul peak "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())
+    )
+    columns = (
+        "batch",
+        "img/s",
+        "p50 ms",
+        "p95 ms",
+        "ms/img",
+        "speedup",
+        "GFLOP/s",
+        "peak",
+        "1st s",
+    )
+    widths = (5, 7, 8, 8, 7, 7, 8, 5, 6)
+    print(
+        f"{'path':50} "
+        + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
+        + "    MiB"
+    )
+    for r in results:
+        memory = f"{r.peak_memory_mib:6.0f}" if r.peak_memory_mib is not None else "     -"
+        print(
+            f"{r.name:50} {r.batch_size:5d} {r.images_per_s:7.2f} {r.latency_p50_ms:8.1f} "
+            f"{r.latency_p95_ms:8.1f} {r.ms_per_image:7.1f} {r.speedup:6.2f}x "
+            f"{r.gflops_per_s:8.1f} {r.peak_fraction:5.0%} {r.first_call_ms / 1000:6.1f} {memory}"
+        )
+    best = max(results, key=lambda r: r.images_per_s)
+    floor = report["floor_ms_per_image"]
+    assert isinstance(floor, float)
+    print(
+        f"best: {best.name} at batch {best.batch_size}, {best.ms_per_image:.1f} ms per image, "
+        f"{best.speedup:.2f}x the baseline; the matmul-peak floor is {floor:.1f} ms per image "
+        f"({best.ms_per_image / floor:.1f}x away)"
+    )

@@ -1,0 +1,65 @@
+"""`isegan bench` end to end on the session's small random-weight checkpoints: every
+path runs, and --json carries the figures the README's speed table is built from."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from isegan.model.benchmark import count_flops, summarise
+
+
+def test_bench_json_reports_every_path_against_the_baseline(
+    generator_checkpoint: Path, parser_checkpoint: Path, cufs_dir: Path, test_ids: list[str]
+) -> None:
+    sketches = [cufs_dir / "sketches" / f"{name}.png" for name in test_ids[:3]]
+    command = [
+        sys.executable, "-m", "isegan.cli.main", "bench",
+        "--checkpoint", str(generator_checkpoint), "--parser", str(parser_checkpoint),
+        "--device", "cpu", "--sketches", *map(str, sketches),
+        "--batch-sizes", "1", "2", "--calls", "2", "--warmup", "1", "--json",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+
+    names = [(path["name"], path["batch_size"]) for path in report["paths"]]
+    assert names[0] == ("eager-fp32", 1)
+    assert ("fp32+channels_last+fold_bn+direct_resize", 1) in names
+    assert any(size == 2 for _, size in names)  # the batched path
+    assert report["baseline"] == report["paths"][0]
+    assert report["baseline"]["speedup"] == 1.0
+    baseline_rate = report["baseline"]["images_per_s"]
+    for path in report["paths"]:
+        assert path["images_per_s"] > 0
+        assert path["latency_p95_ms"] >= path["latency_p50_ms"] > 0
+        assert abs(path["speedup"] - path["images_per_s"] / baseline_rate) < 1e-9
+        assert 0 < path["peak_fraction"] < 1
+        assert path["peak_memory_mib"] > 0
+        assert path["first_call_ms"] > 0
+    assert report["gflop_per_image"] > 0
+    assert report["matmul_peak_gflops"]["fp32"] > 0
+    assert report["sketches"] == 3
+    assert report["best"]["images_per_s"] == max(p["images_per_s"] for p in report["paths"])
+
+
+def test_flop_count_is_twice_the_multiply_adds_of_a_convolution() -> None:
+    conv = nn.Conv2d(3, 16, kernel_size=3, padding=1, bias=False)
+    image = torch.randn(2, 3, 32, 32)
+    expected = 2 * (2 * 16 * 32 * 32) * (3 * 3 * 3)  # outputs x (kernel MACs), x2
+    assert count_flops(lambda: conv(image)) == expected
+
+
+def test_summary_figures_follow_from_the_timings() -> None:
+    result = summarise("p", "fp32", 4, [0.5, 0.5, 1.0], 10**9, 100.0, None)
+    assert result.images_per_s == 12 / 2.0
+    assert result.ms_per_image == 1000 / 6
+    assert result.latency_p50_ms == 500
+    assert result.latency_p95_ms == 1000
+    assert result.gflops_per_s == 6.0
+    assert result.peak_fraction == 0.06
