@@ -227,6 +227,16 @@ class FacePipeline:
         self.last_timings = timings
         return results
 
+    def _run_parser(self, batch: torch.Tensor) -> torch.Tensor:
+        """P_s in fp32. Third-party parsers (facer's TorchScript models) were not made
+        for mixed precision, so they run in fp32 whatever the options say."""
+        if isinstance(self.parser, FaceParser):
+            parsed: torch.Tensor = self._parse(batch)
+        else:
+            with torch.autocast(self.device.type, enabled=False):
+                parsed = self._parse(batch.float())
+        return parsed.float()
+
     def _elapsed(self, started: float) -> float:
         """Seconds since ``started``, after the device's queued work has finished."""
         if self.device.type == "cuda":
@@ -241,14 +251,13 @@ class FacePipeline:
     ) -> torch.Tensor:
         """P_s from the parser, with supplied maps (as one-hot) in place of its rows."""
         if not any(o is not None for o in overrides):
-            parsed: torch.Tensor = self._parse(batch)
-            return parsed.float()
+            return self._run_parser(batch)
         parsing = torch.empty(
             (batch.shape[0], NUM_FACE_CLASSES, *batch.shape[-2:]), device=batch.device
         )
         needs_parser = [i for i, o in enumerate(overrides) if o is None]
         if needs_parser:
-            parsing[needs_parser] = self._parse(batch[needs_parser]).to(parsing.dtype)
+            parsing[needs_parser] = self._run_parser(batch[needs_parser])
         for index, class_map in enumerate(overrides):
             if class_map is not None:
                 one_hot = self.preprocess.classes_to_canvas(

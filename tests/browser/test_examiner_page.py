@@ -228,13 +228,30 @@ def test_page_reflows_at_200_percent_zoom(
     test_ids: list[str],
     artifacts_dir: Path,
 ) -> None:
-    """200 % zoom of a 1280-pixel window is a 640-CSS-pixel viewport at scale 2."""
+    """200 % zoom of a 1280-pixel window is a 640-CSS-pixel viewport at scale 2. The
+    sketch arrives by drag and drop this time (a real DataTransfer with the file)."""
     browser = context.browser
     assert browser is not None
     zoomed = browser.new_context(viewport={"width": 640, "height": 900}, device_scale_factor=2)
     try:
         page, watch = open_page(zoomed, page_url)
-        synthesise(page, cufs_dir / "sketches" / f"{test_ids[0]}.png")
+        sketch = cufs_dir / "sketches" / f"{test_ids[0]}.png"
+        transfer = page.evaluate_handle(
+            """([bytes, name]) => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+                return transfer;
+            }""",
+            [list(sketch.read_bytes()), sketch.name],
+        )
+        page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+        expect(page.locator("#sketch-preview")).to_have_attribute(
+            "alt", f"The chosen sketch, {sketch.name}"
+        )
+        assert page.eval_on_selector("#sketch-input", "i => i.files[0].name") == sketch.name
+        page.get_by_role("button", name="Synthesise").click()
+        wait_for_result(page)
+        assert natural_size(page, "#photo-image") == (200, 250)
         page.screenshot(path=artifacts_dir / "zoom-200.png", full_page=True)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -9,8 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from isegan.model.inference import InferenceOptions
 from isegan.model.labels import FaceClass
 from isegan.model.parsing import load_parser
+from isegan.model.pipeline import FacePipeline
 from isegan.model.preprocess import image_to_tensor
 
 LAPA_NOSE = 6
@@ -52,3 +54,18 @@ def test_backend_is_one_setting(facer_file, parser_checkpoint) -> None:
         load_parser(parser_checkpoint, "cpu", "magic")  # type: ignore[arg-type]
     assert type(load_parser(parser_checkpoint, "cpu", "isegan").parser).__name__ == "FaceParser"
     assert type(load_parser(facer_file, "cpu", "facer-lapa").parser).__name__ == "FacerParser"
+
+
+def test_facer_parser_runs_in_fp32_inside_the_optimised_pipeline(
+    facer_file, generator_checkpoint, cufs_sketches
+) -> None:
+    """The service's default options (bf16 where native, channels_last, folding) leave a
+    third-party TorchScript parser alone: same P_s as the fp32 reference pipeline."""
+
+    def pipeline(options: InferenceOptions) -> FacePipeline:
+        return FacePipeline.from_files(generator_checkpoint, facer_file, "cpu", options=options)
+
+    reference = pipeline(InferenceOptions.reference())(cufs_sketches[:1])[0]
+    optimised = pipeline(InferenceOptions())(cufs_sketches[:1])[0]
+    np.testing.assert_array_equal(optimised.sketch_parsing, reference.sketch_parsing)
+    assert np.mean(optimised.sketch_parsing == FaceClass.NOSE) > 0.3
