@@ -170,12 +170,17 @@ def compiled(function: _Function, options: InferenceOptions) -> _Function:
 
     Inductor's freezing is switched on (process-wide): it treats the weights as
     constants, so it can pre-pack them for oneDNN, which is where its speed-up on a CPU
-    comes from (measured: none without it)."""
+    comes from (measured: none without it). Each batch size compiles once, on its first
+    call; the service does that for every size during its warm-up."""
     if not options.compile:
         return function
+    import torch._dynamo.config as dynamo_config
     import torch._inductor.config as inductor_config
 
     inductor_config.freezing = True
+    # One static graph per batch size (a dynamic-batch graph measured slower than eager);
+    # room for every size a service's micro-batches can take.
+    dynamo_config.cache_size_limit = max(dynamo_config.cache_size_limit, 64)
     return torch.compile(function, dynamic=False)  # type: ignore[return-value]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -83,7 +84,7 @@ class ServiceState:
             queue_size=settings.queue_size,
             stage_timings=self._last_stage_seconds,
         )
-        pipeline([Image.new("RGB", (200, 250), "white")])  # warm-up: allocations, kernels
+        self._warm_up(pipeline)
         self.worker.start()
         self.metrics.model.info(
             {
@@ -103,6 +104,26 @@ class ServiceState:
         )
         if self.signer is None:
             logger.warning("no C2PA key configured: outputs are NOT signed (Content Credentials)")
+
+    def _warm_up(self, pipeline: FacePipeline) -> None:
+        """One inference before traffic: allocations, kernel choices. A compiled pipeline
+        has one graph per batch size, so every size the worker can form is compiled
+        now, while the service is not ready, rather than on some request's time."""
+        blank = Image.new("RGB", (200, 250), "white")
+        sizes = range(1, self.settings.max_batch_size + 1) if pipeline.options.compile else [1]
+        for size in sizes:
+            started = time.perf_counter()
+            try:
+                pipeline([blank] * size)
+            except Exception as error:
+                if not pipeline.options.compile:
+                    raise
+                raise RuntimeError(
+                    f"torch.compile failed at batch size {size} ({error}); it needs a C++ "
+                    "compiler at run time. Set ISEGAN_COMPILE=false to serve without it."
+                ) from error
+            if pipeline.options.compile:
+                logger.info("compiled batch size %d in %.1f s", size, time.perf_counter() - started)
 
     def stop(self) -> None:
         """Finish queued work, then release the model and close the audit log."""
