@@ -84,13 +84,17 @@ def main() -> None:
     paths = [args.data / "sketches" / f"{name}.png" for name in ids]
     sketch_bytes = [path.read_bytes() for path in paths]
 
-    # The baseline runs exactly as the service will: the same inference options.
-    service_options = ServiceSettings(
-        checkpoint=args.checkpoint, parser=args.parser, device=args.device,
+    settings = ServiceSettings(
+        checkpoint=args.checkpoint,
+        parser=args.parser,
+        device=args.device,
+        max_batch_size=args.max_batch_size,
         precision=args.precision,
-    ).inference_options()  # fmt: skip
+        queue_size=max(64, max(args.concurrency) * 2),
+    )
+    # The baseline runs exactly as the service will: the same inference options.
     pipeline = FacePipeline.from_files(
-        args.checkpoint, args.parser, device=args.device, options=service_options
+        args.checkpoint, args.parser, device=args.device, options=settings.inference_options()
     )
     images = [Image.open(path).convert("RGB") for path in paths]
     pipeline(images[:1])  # warm-up
@@ -103,15 +107,7 @@ def main() -> None:
     del pipeline
 
     with tempfile.TemporaryDirectory() as scratch:
-        settings = ServiceSettings(
-            checkpoint=args.checkpoint,
-            parser=args.parser,
-            device=args.device,
-            audit_log=Path(scratch) / "audit.jsonl",
-            max_batch_size=args.max_batch_size,
-            precision=args.precision,
-            queue_size=max(64, max(args.concurrency) * 2),
-        )
+        settings = settings.model_copy(update={"audit_log": Path(scratch) / "audit.jsonl"})
         with running_server(settings) as url:
             asyncio.run(measure(url, sketch_bytes, 1, 2))  # warm-up over HTTP
             rows = [

@@ -135,8 +135,9 @@ def load_networks(
         args.checkpoint, "--checkpoint", "generator", default_generator_path()
     )
     generators = load_generators(checkpoint, device).generators
-    parser = load_parser(parser_weights(args), device, args.parser_backend).parser
-    return parser, generators, f"{checkpoint.name} + {parser_weights(args).name}"
+    parser_file = parser_weights(args)
+    parser = load_parser(parser_file, device, args.parser_backend).parser
+    return parser, generators, f"{checkpoint.name} + {parser_file.name}"
 
 
 def run(args: argparse.Namespace) -> int:

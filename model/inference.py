@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 ResolvedPrecision = Literal["fp32", "bf16", "fp16"]
 _Function = TypeVar("_Function", bound=Callable[..., Any])
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 #: (conv, norm) attribute pairs where a module computes ``norm(conv(x))`` directly: the

@@ -82,7 +82,6 @@
     const info = await fetch("/v1/model", { headers: authHeaders(), cache: "no-store" });
     if (info.status === 401) {
       status.textContent = "Ready. This service requires an API key: enter it under Access.";
-      $("access").classList.add("needs-key");
       return;
     }
     if (!info.ok) {
@@ -217,8 +216,7 @@
     for (const [name, image] of Object.entries(result.images)) {
       const blob = new Blob([decodeBase64(image.data)], { type: image.media_type });
       state.blobs[name] = blob;
-      state.urls.push(URL.createObjectURL(blob));
-      image.url = state.urls[state.urls.length - 1];
+      image.url = objectUrl(blob);
       image.fileName = `${stem}.${FILE_NAMES[name] || name}.${image.media_type.split("/")[1]}`;
     }
     const images = result.images;
@@ -231,9 +229,8 @@
     const record = new Blob([JSON.stringify(provenanceFile(result), null, 2)], {
       type: "application/json",
     });
-    state.urls.push(URL.createObjectURL(record));
     const provenanceLink = $("provenance-download");
-    provenanceLink.href = state.urls[state.urls.length - 1];
+    provenanceLink.href = objectUrl(record);
     provenanceLink.download = `${stem}.provenance.json`;
 
     $("overlay-base-select").querySelector('option[value="sketch"]').disabled = result.aligned;
@@ -245,11 +242,17 @@
     renderTimings(result.timings_ms);
     renderProvenance(result, parsingFile, null);
     $("rerun-button").disabled = result.aligned;
-    $("rerun-help").dataset.aligned = String(result.aligned);
     $("results").hidden = false;
     $("results-heading").focus();
     const checks = await Promise.all([checkHashes(result), verifyCredentials(result)]);
     renderProvenance(result, parsingFile, { hashes: checks[0], credentials: checks[1] });
+  }
+
+  /** A blob: URL for this result, revoked when the next result replaces it. */
+  function objectUrl(blob) {
+    const url = URL.createObjectURL(blob);
+    state.urls.push(url);
+    return url;
   }
 
   function showImage(id, image) {
