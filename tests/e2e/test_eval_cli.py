@@ -51,6 +51,13 @@ def test_eval_two_folders(six, tmp_path) -> None:
     assert 0 <= scores["nlda"] <= 100 and scores["nlda_protocol"]["repeats"] == 3
     report = (tmp_path / "report.md").read_text()
     assert "FSIM ↑" in report and "n/c" in report and f"{expected:.4f}" in report
+    identity = scores["identity"]  # sketches identified among the six real photos
+    assert identity["gallery"] == identity["queries"] == 6
+    assert 0 <= identity["rank1"] <= identity["rank5"] <= 1
+    assert identity["mean_genuine_distance"] < identity["mean_impostor_distance"]
+    assert {"nlda_best", "nlda_face"} <= set(scores)
+    assert scores["nlda_best"] >= scores["nlda"]
+    assert "rank-1 ↑" in report and "NLDA face, standardised (%)" in report
 
 
 def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint, tmp_path) -> None:
@@ -84,6 +91,25 @@ def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint
     assert metrics["data"]["num_pairs"] == 6
     report = (tmp_path / "report.md").read_text()
     assert "(stage-II output)" in report and "sketch used as the photo" in report
+    sketch = metrics["results"]["sketch_as_photo"]["final"]["identity"]
+    assert sketch["queries"] == 6 and sketch["gallery"] == 6
+    ladder = metrics["results"]["calibration"]
+    itself = ladder["real photo itself"]
+    assert itself["identity"]["rank1"] == 1.0 and itself["fsim"] == pytest.approx(1.0)
+    assert len(ladder) >= 4 and "calibration: real photo, Gaussian blur radius 2" in report
+    assert metrics["protocol"]["identity"]["recognizer"]["sha256"]
+
+
+def test_eval_without_identity(six, tmp_path) -> None:
+    root, _ = six
+    result = run(
+        "eval", "--real", root / "photos", "--fake", root / "sketches", "--out", tmp_path,
+        "--nlda-repeats", "2", "--no-identity",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / "metrics.json").read_text())["results"]["fake"]
+    assert scores["identity"] is None
+    assert "n/c: no face-recognition network" in (tmp_path / "report.md").read_text()
 
 
 def test_eval_needs_inputs(tmp_path) -> None:

@@ -86,6 +86,29 @@ def test_nlda_random_images_are_near_chance() -> None:
     assert result.accuracy < 4 * chance
 
 
+def test_nlda_best_over_dimensions_is_at_least_the_full_projection(cufs_dir, test_ids) -> None:
+    def load(kind):
+        return np.stack([greyscale(Image.open(cufs_dir / kind / f"{i}.png")).ravel() / 255
+                         for i in test_ids[:40]])  # fmt: skip
+
+    result = nlda_accuracy(load("photos"), load("sketches"), repeats=4)
+    assert result.best_accuracy >= result.accuracy
+    assert 1 <= result.best_dimensions <= result.train_identities - 1
+
+
+def test_nlda_face_features_ignore_tone(cufs_dir, test_ids) -> None:
+    from isegan.training.evaluate import nlda_features
+
+    grey = [greyscale(Image.open(cufs_dir / "photos" / f"{i}.png")) for i in test_ids[:3]]
+    shifted = [0.5 * g + 40 for g in grey]
+    np.testing.assert_allclose(
+        nlda_features(grey, "face"), nlda_features(shifted, "face"), atol=1e-9
+    )
+    assert not np.allclose(nlda_features(grey, "whole"), nlda_features(shifted, "whole"))
+    with pytest.raises(ValueError, match="unknown NLDA feature mode"):
+        nlda_features(grey, "pixels")
+
+
 def test_nlda_needs_enough_identities() -> None:
     with pytest.raises(ValueError, match="too few"):
         nlda_accuracy(np.zeros((3, 10)), np.zeros((3, 10)))
