@@ -3,9 +3,13 @@
 Runs the real ``train_step`` of the full preset on random 256x256 batches (no data
 loading), for each width and batch size asked, after warm-up steps, and prints a table
 (``--json`` for one JSON object). Peak memory is the process's maximum resident set on
-CPU, ``torch.cuda.max_memory_allocated`` on a GPU.
+CPU, ``torch.cuda.max_memory_allocated`` on a GPU. ``--identity`` measures each setting
+twice in the same process, without and with the identity-perceptual losses (L_face-per
+and L_id on dlib's face network), and reports the ratio.
 
     python benchmarks/train_step.py --widths 64 32 16 --batch-sizes 1 4
+    python benchmarks/train_step.py --widths 32 --batch-sizes 4 --precision bf16 \
+        --channels-last --max-channel-multiplier 4 --identity
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch
 
 from isegan.model.device import resolve_device
 from isegan.training.config import build_config
-from isegan.training.networks import TwoStageGAN
+from isegan.training.networks import TwoStageGAN, face_perceptual_network
 from isegan.training.steps import StepContext, train_step
 from isegan.training.trainer import build_optimisers
 
@@ -34,9 +38,15 @@ def measure(
     channels_last: bool,
     steps: int,
     warmup: int,
+    max_channel_multiplier: int | None = None,
+    identity: bool = False,
 ) -> dict[str, float | int | str]:
+    overrides = ["loss.per_network=face", "loss.id_weight=1.0"] if identity else []
+    if max_channel_multiplier is not None:
+        overrides.append(f"model.generator.max_channel_multiplier={max_channel_multiplier}")
     config = build_config(
         "full",
+        overrides=overrides,
         batch_size=batch_size,
         precision=precision,
         channels_last=channels_last,
@@ -50,8 +60,11 @@ def measure(
     if channels_last:
         gan.to(memory_format=torch.channels_last)
     optimisers = build_optimisers(gan, config)
-    context = StepContext(config, gan, dict(gan.named_networks()), optimisers, device)
+    face = face_perceptual_network(config, device, vgg_loaded=False) if identity else None
+    context = StepContext(config, gan, dict(gan.named_networks()), optimisers, device, face=face)
     batch = {
+        # a CUFS frame shifted by a random crop, as the data set hands it over
+        "frame": torch.tensor([[43.0, 18.0, 0.0, 200.0, 250.0]] * batch_size),
         "sketch": torch.rand(batch_size, 3, 256, 256) * 2 - 1,
         "photo": torch.rand(batch_size, 3, 256, 256) * 2 - 1,
         "sketch_parsing": torch.softmax(torch.randn(batch_size, 8, 256, 256), 1),
@@ -83,6 +96,7 @@ def measure(
         "seconds_per_image": round(seconds / batch_size, 3),
         "peak_memory_mb": round(peak_mb),
         "device": str(device),
+        "identity_losses": identity,
     }
 
 
@@ -95,6 +109,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--max-channel-multiplier", type=int)
+    parser.add_argument(
+        "--identity", action="store_true", help="also measure with the identity losses on"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -107,20 +125,28 @@ def main() -> None:
             channels_last=args.channels_last,
             steps=args.steps,
             warmup=args.warmup,
+            max_channel_multiplier=args.max_channel_multiplier,
+            identity=identity,
         )
         for w in args.widths
         for b in args.batch_sizes
+        for identity in ((False, True) if args.identity else (False,))
     ]
     if args.json:
         print(json.dumps({"rows": rows, "threads": torch.get_num_threads()}, indent=2))
         return
-    print("| ngf | batch | precision | s/step | s/image | peak MB |")
-    print("|---|---|---|---|---|---|")
+    print("| ngf | batch | precision | identity losses | s/step | s/image | vs off | peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    baseline = 0.0
     for r in rows:
         layout = " +channels_last" if r["channels_last"] else ""
+        if not r["identity_losses"]:
+            baseline = float(r["seconds_per_step"])
+        ratio = float(r["seconds_per_step"]) / baseline if baseline else float("nan")
         print(
             f"| {r['ngf']} | {r['batch_size']} | {r['precision']}{layout} "
-            f"| {r['seconds_per_step']} | {r['seconds_per_image']} | {r['peak_memory_mb']} |"
+            f"| {'on' if r['identity_losses'] else 'off'} | {r['seconds_per_step']} "
+            f"| {r['seconds_per_image']} | {ratio:.2f}x | {r['peak_memory_mb']} |"
         )
 
 

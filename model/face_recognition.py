@@ -13,7 +13,6 @@ person (dlib's documented threshold, 99.38 % on LFW).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -27,6 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from isegan.model.checkpoint import file_sha256
 from isegan.model.dlib_format import DlibFormatError, read_network
 from isegan.model.errors import WeightsError
 from isegan.model.face_chips import CHIP_SIZE, cufs_chip_matrix, extract_chips
@@ -63,14 +63,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["ISEGAN_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "isegan"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def convert_dlib_file(path: Path) -> dict[str, torch.Tensor]:
@@ -152,7 +144,7 @@ def load_face_recognizer(
         raise WeightsError(INSTALL_HINT)
     if not source.is_file():
         raise WeightsError(f"face-recognition model not found: {source}")
-    digest = sha256_of(source)
+    digest = file_sha256(source)
     cache = (cache_dir or default_cache_dir()) / f"dlib-face-resnet-{digest[:16]}.safetensors"
     state = _read_cache(cache, digest)
     if state is None:

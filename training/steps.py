@@ -17,6 +17,7 @@ from torch import nn
 
 from isegan.model.networks.vgg import VGG19Features
 from isegan.training.config import TrainConfig
+from isegan.training.identity_loss import FaceTargets, IdentityPerceptual
 from isegan.training.losses import (
     compositional_loss,
     discriminator_loss,
@@ -37,6 +38,7 @@ class StepContext:
     optimisers: dict[str, torch.optim.Optimizer]
     device: torch.device
     perceptual: VGG19Features | None = None
+    face: IdentityPerceptual | None = None
     scaler: torch.amp.GradScaler | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -140,6 +142,10 @@ def train_step(context: StepContext, batch: dict[str, torch.Tensor]) -> dict[str
     if context.perceptual is not None:
         with torch.no_grad(), context.autocast():
             real_features = context.perceptual(y)
+    face_targets = None
+    if context.face is not None:
+        with context.autocast():
+            face_targets = context.face.targets(y, batch["frame"])
 
     # 3. G1 with the discriminators frozen.
     with frozen(discriminators), context.autocast():
@@ -152,7 +158,7 @@ def train_step(context: StepContext, batch: dict[str, torch.Tensor]) -> dict[str
             logs["g1_adv_parsing"] = float(adv_parsing.detach())
             adversarial = stage_one_adversarial(adversarial, adv_parsing, alpha)
         g1 = adversarial + _reconstruction_terms(
-            context, y, y1, intermediate, sketch_parsing, real_features, logs, "g1"
+            context, y, y1, intermediate, sketch_parsing, real_features, face_targets, logs, "g1"
         )
         if loss_config.pm_weight > 0:
             pm = parsing_matching_loss(
@@ -169,8 +175,9 @@ def train_step(context: StepContext, batch: dict[str, torch.Tensor]) -> dict[str
             g2 = gan_loss(gan.final_discriminator(_cat(*face_condition, y2)), True, mode)
             logs["g2_adv"] = float(g2.detach())
             g2 = g2 + _reconstruction_terms(
-                context, y, y2, intermediate, sketch_parsing, real_features, logs, "g2"
-            )
+                context, y, y2, intermediate, sketch_parsing, real_features, face_targets, logs,
+                "g2",
+            )  # fmt: skip
         _update(context, g2, ["stage2"])
         logs["g2_total"] = float(g2.detach())
 
@@ -186,10 +193,12 @@ def _reconstruction_terms(
     intermediate: torch.Tensor,
     sketch_parsing: torch.Tensor,
     real_features: list[torch.Tensor] | None,
+    face_targets: FaceTargets | None,
     logs: dict[str, float],
     prefix: str,
 ) -> torch.Tensor:
-    """lambda * L_cmp + gamma * L_per (+ the base model's L1), shared by G1 and G2."""
+    """lambda * L_cmp + gamma * L_per (+ the base model's L1, + L_id), shared by G1 and G2.
+    L_per is VGG-19's or, as its offline stand-in, the face network's (L_face-per)."""
     loss_config = context.config.loss
     total = torch.zeros((), device=real.device)
     if loss_config.l1_weight > 0:
@@ -205,4 +214,13 @@ def _reconstruction_terms(
         per = perceptual_loss(real_features, context.perceptual(fake), loss_config.per_distance)
         logs[f"{prefix}_per"] = float(per.detach())
         total = total + loss_config.per_weight * per
+    if face_targets is not None and context.face is not None:
+        identity, face_per, distance = context.face.losses(face_targets, fake)
+        logs[f"{prefix}_id_distance"] = float(distance.detach())
+        if loss_config.id_weight > 0:
+            logs[f"{prefix}_id"] = float(identity.detach())
+            total = total + loss_config.id_weight * identity
+        if context.face.taps:
+            logs[f"{prefix}_face_per"] = float(face_per.detach())
+            total = total + loss_config.per_weight * face_per
     return total

@@ -19,14 +19,19 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from isegan.model.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
+from isegan.model.checkpoint import (
+    GeneratorMetadata,
+    ParserRecord,
+    file_sha256,
+    new_metadata_fields,
+)
 from isegan.model.generators import save_generators
 from isegan.model.parsing import load_parser
 from isegan.model.pretrained import default_parser_path
 from isegan.training.config import TrainConfig
 from isegan.training.data import EpochSampler, PairDataset, ParsingCache, collate
 from isegan.training.distributed import DistributedContext, barrier, wrap
-from isegan.training.networks import TwoStageGAN, perceptual_network
+from isegan.training.networks import TwoStageGAN, face_perceptual_network, perceptual_network
 from isegan.training.pairs import PairFolder
 from isegan.training.samples import sample_grid
 from isegan.training.steps import StepContext, train_step
@@ -141,6 +146,7 @@ class Trainer:
             device.type, enabled=config.precision == "fp16" and device.type == "cuda"
         )
         self.perceptual = perceptual_network(config, device)
+        self.face = face_perceptual_network(config, device, self.perceptual is not None)
         self.step = 0
         self.seconds = 0.0
         self.fixed_batch = collate(
@@ -193,10 +199,7 @@ class Trainer:
     def export_generator(self, path: Path | None = None) -> str:
         """Write the inference checkpoint (G1, G2 and metadata) that the pipeline loads."""
         config = self.config
-        perceptual = (
-            "on" if self.perceptual is not None
-            else "off: no VGG-19 weights given" if config.loss.per_weight > 0 else "off"
-        )  # fmt: skip
+        perceptual, network = self._perceptual_record()
         metadata = GeneratorMetadata(
             architecture=config.model,
             training={
@@ -205,6 +208,7 @@ class Trainer:
                 "epochs_completed": round(self.step / self.steps_per_epoch, 2),
                 "seconds": round(self.seconds, 1),
                 "perceptual_loss": perceptual,
+                "perceptual_network": network,
                 "world_size": self.context.world_size,
                 "device": str(self.context.device),
             },
@@ -214,6 +218,31 @@ class Trainer:
             **new_metadata_fields(),
         )
         return save_generators(path or self.out / GENERATOR_FILE, self.gan.generators(), metadata)
+
+    def _perceptual_record(self) -> tuple[str, dict[str, Any] | None]:
+        """What L_per (and L_id) ran on, with the network file's hash."""
+        loss = self.config.loss
+        if self.perceptual is not None:
+            path = Path(str(self.config.vgg19_weights))
+            return "on: VGG-19", {
+                "network": "vgg19",
+                "file": path.name,
+                "sha256": file_sha256(path),
+            }
+        face = self.face
+        if face is not None:
+            terms = [
+                name
+                for name, on in (("L_face-per", bool(face.taps)), ("L_id", loss.id_weight > 0))
+                if on
+            ]
+            return (
+                f"on: {' + '.join(terms)} with dlib's face network",
+                face.recognizer.source.describe(),
+            )
+        if loss.per_weight > 0:
+            return "off: no VGG-19 weights given and no face-recognition network installed", None
+        return "off", None
 
     def write_samples(self) -> Path:
         path = self.out / "samples" / f"step-{self.step:07d}.png"
@@ -226,7 +255,7 @@ class Trainer:
         config, context = self.config, self.context
         step_context = StepContext(
             config, self.gan, self.wrapped, self.optimisers, context.device,
-            perceptual=self.perceptual, scaler=self.scaler,
+            perceptual=self.perceptual, face=self.face, scaler=self.scaler,
         )  # fmt: skip
         log_path = self.out / "losses.jsonl"
         if context.is_main:

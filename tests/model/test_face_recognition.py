@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from isegan.model.checkpoint import file_sha256
 from isegan.model.dlib_format import DlibFormatError, DlibStream
 from isegan.model.errors import WeightsError
 from isegan.model.face_chips import (
@@ -30,7 +31,6 @@ from isegan.model.face_recognition import (
     FaceRecognizer,
     load_face_recognizer,
     locate_packaged_model,
-    sha256_of,
 )
 
 #: dlib truncates interpolated values to 8 bits; the torch chip stays float for gradients.
@@ -174,7 +174,7 @@ def test_converted_weights_are_cached_with_the_source_hash(
 ) -> None:
     first = load_face_recognizer(model_file, cache_dir=tmp_path)
     (cache,) = tmp_path.glob("*.safetensors")
-    digest = sha256_of(model_file)
+    digest = file_sha256(model_file)
     assert digest[:16] in cache.name
     cached = load_file(cache)
     for key, value in first.network.state_dict().items():

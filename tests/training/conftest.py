@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from torchvision.models import vgg19
 
 from isegan.training.config import build_config
 from isegan.training.distributed import DistributedContext
@@ -58,3 +59,14 @@ def trainer_factory(
         return Trainer(config, out, CPU, data=data, progress=False)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def vgg_file(tmp_path_factory):
+    """A torchvision-format VGG-19 state dict with random weights (features only, which is
+    all the loader reads), so the L_per code path runs for real."""
+    torch.manual_seed(0)
+    state = {k: v for k, v in vgg19(weights=None).state_dict().items() if k.startswith("features.")}
+    path = tmp_path_factory.mktemp("vgg") / "vgg19.pth"
+    torch.save(state, path)
+    return path

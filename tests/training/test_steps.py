@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torchvision.models import vgg19
 
 from isegan.model.pipeline import FacePipeline
 from isegan.training.config import PRESETS, build_config
@@ -23,17 +22,6 @@ EXPECTED = {
         True,
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def vgg_file(tmp_path_factory):
-    """A torchvision-format VGG-19 state dict with random weights (features only, which is
-    all the loader reads), so the L_per code path runs for real."""
-    torch.manual_seed(0)
-    state = {k: v for k, v in vgg19(weights=None).state_dict().items() if k.startswith("features.")}
-    path = tmp_path_factory.mktemp("vgg") / "vgg19.pth"
-    torch.save(state, path)
-    return path
 
 
 def test_presets_cover_table_2() -> None:

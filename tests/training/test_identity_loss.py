@@ -1,0 +1,88 @@
+"""The identity-perceptual losses in training: chips that follow the crop, the terms in a
+real step, the record in the checkpoint, and L_id pulling descriptors together."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from PIL import Image
+
+from isegan.model.checkpoint import GeneratorMetadata, file_sha256, read_checkpoint
+from isegan.model.face_chips import cufs_chip_matrix, extract_chips
+from isegan.model.face_recognition import locate_packaged_model
+from isegan.model.preprocess import Preprocess
+from isegan.training.data import collate
+from isegan.training.identity_loss import crop_chip_matrices
+
+
+def test_chips_follow_the_random_crop_and_flip(trainer_factory, tmp_path) -> None:
+    trainer = trainer_factory(tmp_path, "full", max_steps=1)
+    dataset = trainer.data.dataset
+    photo, _ = trainer.data.folder.load_pair(trainer.data.folder.ids[0])
+    original = Preprocess().crop(*Preprocess().to_canvas(Image.fromarray(photo)))  # [-1, 1]
+    reference = extract_chips(original[None].double(), cufs_chip_matrix())
+    flips = set()
+    for epoch in range(6):
+        item = dataset[(epoch, 0)]
+        flips.add(bool(item["frame"][2]))
+        matrices = crop_chip_matrices(item["frame"][None], item["photo"].shape[-1])
+        chip = extract_chips(item["photo"][None].double(), matrices)
+        # integer shifts and mirror flips sample the same points: the chip is unchanged
+        torch.testing.assert_close(chip, reference, atol=1e-5, rtol=0)
+    assert flips == {True, False}
+
+
+def test_a_step_logs_the_identity_terms_and_the_checkpoint_names_the_network(
+    trainer_factory, tmp_path
+) -> None:
+    trainer = trainer_factory(tmp_path, "full", max_steps=2, overrides=("loss.id_weight=1.0",))
+    assert trainer.face is not None and trainer.face.taps  # L_per falls back to the face network
+    trainer.fit()
+    records = [json.loads(line) for line in (tmp_path / "losses.jsonl").read_text().splitlines()]
+    for key in ("g1_id", "g2_id", "g1_face_per", "g2_face_per", "g1_id_distance", "g2_id_distance"):
+        assert all(record[key] >= 0 for record in records), key
+    _, metadata = read_checkpoint(tmp_path / "generator.safetensors", GeneratorMetadata)
+    training = metadata.training
+    assert training is not None
+    assert training["perceptual_loss"] == "on: L_face-per + L_id with dlib's face network"
+    model_file = locate_packaged_model()
+    assert model_file is not None
+    assert training["perceptual_network"]["sha256"] == file_sha256(model_file)
+
+
+def test_vgg19_keeps_l_per_and_the_face_network_only_serves_l_id(
+    trainer_factory, tmp_path, vgg_file
+) -> None:
+    trainer = trainer_factory(
+        tmp_path, "full", max_steps=1, vgg19_weights=str(vgg_file),
+        overrides=("loss.id_weight=1.0",),
+    )  # fmt: skip
+    assert trainer.perceptual is not None
+    assert trainer.face is not None and trainer.face.taps == ()
+    off = trainer_factory(tmp_path / "off", "base", max_steps=1)
+    assert off.face is None and off.perceptual is None
+
+
+def test_l_id_pulls_the_descriptors_together(trainer_factory, tmp_path) -> None:
+    """Only L_id (and a small L1), on two pairs: the descriptor distance of G1's photo to
+    the real one falls."""
+    trainer = trainer_factory(
+        tmp_path, "stage1", split="two", max_steps=40, width=16,
+        overrides=("loss.id_weight=20.0", "loss.per_weight=0", "loss.cmp_weight=1.0",
+                   "loss.pm_weight=0", "loss.alpha=1.0", "loss.parsing_discriminator=false",
+                   "data.flip=false", "optim.learning_rate=0.001"),
+    )  # fmt: skip
+    trainer.fit()
+    distances = [
+        json.loads(line)["g1_id_distance"]
+        for line in (tmp_path / "losses.jsonl").read_text().splitlines()
+    ]
+    first, last = sum(distances[:5]) / 5, sum(distances[-5:]) / 5
+    assert last < 0.75 * first, (first, last)
+
+
+def test_collated_frames_stack(trainer_factory, tmp_path) -> None:
+    trainer = trainer_factory(tmp_path, "full", max_steps=1)
+    batch = collate([trainer.data.dataset[(0, i)] for i in range(2)])
+    assert batch["frame"].shape == (2, 5)
