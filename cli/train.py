@@ -89,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
         if args.resume:
             trainer.load_state(args.resume)
             logger.info("resumed from %s at step %d", args.resume, trainer.step)
-        if config.loss.per_weight > 0 and trainer.perceptual is None:
-            logger.warning("no VGG-19 weights (--vgg19): L_per is off for this run")
+        perceptual, _ = trainer.perceptual_record()
+        if config.loss.per_weight > 0 and perceptual.startswith("off"):
+            logger.warning("L_per is %s for this run", perceptual)
+        else:
+            logger.info("perceptual loss: %s", perceptual)
         path = trainer.fit()
         if context.is_main:
             print(f"wrote {path} after {trainer.step} steps ({trainer.seconds / 60:.1f} min)")

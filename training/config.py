@@ -201,7 +201,11 @@ def build_config(
     presets = _preset_overrides()
     if preset not in presets:
         raise ValueError(f"unknown preset {preset!r}, choose one of {list(presets)}")
-    tree: dict[str, Any] = _merge({"preset": preset}, presets[preset])
+    # Every discriminator section starts from its full default (D2's num_layers=1), so a
+    # partial override such as --ndf (base_channels only) cannot rebuild D2 from
+    # DiscriminatorConfig's generic default, 70x70 patches.
+    defaults = {"preset": preset, "discriminators": DiscriminatorsConfig().model_dump(mode="json")}
+    tree: dict[str, Any] = _merge(defaults, presets[preset])
     if file is not None:
         tree = _merge(tree, read_config_file(file))
     for dotted, value in fields.items():

@@ -199,7 +199,7 @@ class Trainer:
     def export_generator(self, path: Path | None = None) -> str:
         """Write the inference checkpoint (G1, G2 and metadata) that the pipeline loads."""
         config = self.config
-        perceptual, network = self._perceptual_record()
+        perceptual, network = self.perceptual_record()
         metadata = GeneratorMetadata(
             architecture=config.model,
             training={
@@ -219,7 +219,7 @@ class Trainer:
         )
         return save_generators(path or self.out / GENERATOR_FILE, self.gan.generators(), metadata)
 
-    def _perceptual_record(self) -> tuple[str, dict[str, Any] | None]:
+    def perceptual_record(self) -> tuple[str, dict[str, Any] | None]:
         """What L_per (and L_id) ran on, with the network file's hash."""
         loss = self.config.loss
         if self.perceptual is not None:
@@ -241,7 +241,11 @@ class Trainer:
                 face.recognizer.source.describe(),
             )
         if loss.per_weight > 0:
-            return "off: no VGG-19 weights given and no face-recognition network installed", None
+            return (
+                "off: no VGG-19 weights (--vgg19) and no face-recognition network "
+                "(pip install 'isegan[identity]')",
+                None,
+            )
         return "off", None
 
     def write_samples(self) -> Path:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
+from isegan.model.networks.discriminator import PatchDiscriminator
+from isegan.training.config import PRESETS, build_config
 from isegan.training.data import collate
 
 
@@ -76,3 +79,36 @@ def test_run_outputs_and_linear_decay(trainer_factory, tmp_path) -> None:
     assert (tmp_path / "samples" / "step-0000004.png").is_file()
     assert json.loads((tmp_path / "config.json").read_text())["preset"] == "stage1"
     assert (tmp_path / "training-state.pt").is_file()
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize(
+    "how",
+    [
+        {},
+        {"discriminators__final__base_channels": 32},
+        {"overrides": ("discriminators.final.base_channels=16",)},
+        {"overrides": ("discriminators.final.norm=instance",)},
+    ],
+)
+def test_d2_stays_16x16_whatever_is_overridden(preset, how) -> None:
+    """--ndf and --set on D2's width or norm keep its one layer (16x16 patches); the
+    other discriminators keep their three (70x70)."""
+    config = build_config(preset, **how)
+    assert config.discriminators.final.num_layers == 1
+    assert config.discriminators.face.num_layers == 3
+    assert config.discriminators.parsing.num_layers == 3
+    network = PatchDiscriminator(6, config.discriminators.final)
+    assert receptive_field(network) == 16
+    face = PatchDiscriminator(6, config.discriminators.face)
+    assert receptive_field(face) == 70
+
+
+def receptive_field(network: torch.nn.Module) -> int:
+    """Receptive field of a stack of convolutions, from their kernels and strides."""
+    convolutions = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+    field, jump = 1, 1
+    for conv in convolutions:
+        field += (conv.kernel_size[0] - 1) * jump
+        jump *= conv.stride[0]
+    return field
