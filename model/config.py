@@ -35,6 +35,10 @@ class GeneratorConfig(FrozenConfig):
     dropout_levels: int = Field(3, ge=0)
     image_channels: int = Field(3, ge=1)
     parsing_channels: int = Field(NUM_FACE_CLASSES, ge=1)
+    # How the decoder doubles the resolution: pix2pix's 4x4 stride-2 transposed
+    # convolution, or nearest-neighbour resize then a 3x3 convolution (Odena et al. 2016),
+    # which cannot paint the checkerboard of uneven kernel overlap.
+    upsample: Literal["transposed", "resize_conv"] = "transposed"
 
     @model_validator(mode="after")
     def _dropout_fits(self) -> GeneratorConfig:
@@ -57,6 +61,7 @@ class DiscriminatorConfig(FrozenConfig):
     base_channels: int = Field(64, ge=1)
     num_layers: int = Field(3, ge=1)
     norm: NormKind = "batch"
+    spectral_norm: bool = False  # Miyato et al. 2018 on every convolution
 
 
 class IseganConfig(FrozenConfig):
@@ -70,6 +75,9 @@ class IseganConfig(FrozenConfig):
     generator: GeneratorConfig = GeneratorConfig()
     stages: Literal[1, 2] = 2
     use_sketch_parsing: bool = True
+    # G2's face encoder reads cat(X, Y1) instead of Y1 alone: the paper concatenates "the
+    # outputs and inputs of DIP-GAN", and the sketch carries identity Y1 may have lost.
+    stage2_sees_sketch: bool = False
 
 
 class ParserConfig(FrozenConfig):

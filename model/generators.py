@@ -48,7 +48,11 @@ class Generators:
 
 def build_generators(config: IseganConfig) -> Generators:
     stage1 = StageOneGenerator(config.generator, use_sketch_parsing=config.use_sketch_parsing)
-    stage2 = StageTwoGenerator(config.generator) if config.stages == 2 else None
+    stage2 = (
+        StageTwoGenerator(config.generator, sees_sketch=config.stage2_sees_sketch)
+        if config.stages == 2
+        else None
+    )
     return Generators(config, stage1, stage2)
 
 

@@ -202,7 +202,7 @@ class FacePipeline:
             started = time.perf_counter()
             final = stage1.photo
             if self._stage2 is not None:
-                final = self._stage2(sketch_parsing, stage1.parsing, stage1.photo)
+                final = self._stage2(sketch_parsing, stage1.parsing, stage1.photo, batch)
             timings.stage2 = self._elapsed(started)
         final, coarse = final.float(), stage1.photo.float()
         intermediate = stage1.parsing.float()

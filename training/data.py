@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -46,10 +47,19 @@ def dequantise(stored: np.ndarray) -> torch.Tensor:
 
 
 class ParsingCache:
-    """``root/<parser id>/<pair id>.npz`` holding the quantised P_s and P_p of one pair."""
+    """``root/<parser id>[-canvas]/<pair id>.npz`` holding the quantised P_s and P_p of
+    one pair.
 
-    def __init__(self, root: str | Path, parser_id: str) -> None:
-        self.folder = Path(root) / parser_id[:16]
+    ``frame="canvas"`` keeps the parser's whole 256 canvas, padding included, exactly as
+    inference sees P_s; ``frame="crop"`` keeps only the image's own region and the
+    dataset replicates its border into the padding (what the first releases trained on).
+    """
+
+    def __init__(
+        self, root: str | Path, parser_id: str, frame: Literal["canvas", "crop"] = "canvas"
+    ) -> None:
+        self.frame = frame
+        self.folder = Path(root) / (parser_id[:16] + ("-canvas" if frame == "canvas" else ""))
 
     def path(self, pair_id: str) -> Path:
         return self.folder / f"{pair_id}.npz"
@@ -81,10 +91,10 @@ class ParsingCache:
             with torch.inference_mode():
                 probabilities = parser(torch.stack(canvases).to(device))
             for offset, pair_id in enumerate(chunk):
-                sketch_map = preprocess.crop(probabilities[2 * offset], placements[2 * offset])
-                photo_map = preprocess.crop(
-                    probabilities[2 * offset + 1], placements[2 * offset + 1]
-                )
+                sketch_map, photo_map = probabilities[2 * offset], probabilities[2 * offset + 1]
+                if self.frame == "crop":
+                    sketch_map = preprocess.crop(sketch_map, placements[2 * offset])
+                    photo_map = preprocess.crop(photo_map, placements[2 * offset + 1])
                 np.savez_compressed(
                     self.path(pair_id), sketch=quantise(sketch_map), photo=quantise(photo_map)
                 )
@@ -163,10 +173,12 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
 
 
 def _map_to_canvas(stored: np.ndarray, placement: Placement) -> torch.Tensor:
-    """(8, h, w) stored map -> (8, 256, 256) probabilities, replicated at the borders
-    like the image."""
-    probabilities = dequantise(stored).unsqueeze(0)
+    """(8, h, w) stored map -> (8, 256, 256) probabilities: a canvas map as it is, a
+    cropped one replicated at the borders like the image."""
     size = 256
+    if stored.shape[-2:] == (size, size):
+        return dequantise(stored)
+    probabilities = dequantise(stored).unsqueeze(0)
     padding = (
         placement.left,
         size - placement.left - placement.width,

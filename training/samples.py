@@ -6,11 +6,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from isegan.model.generators import Generators
 from isegan.model.labels import colourise
 from isegan.model.preprocess import tensor_to_image
-from isegan.training.config import TrainConfig
 from isegan.training.contact_sheet import contact_sheet
-from isegan.training.networks import TwoStageGAN
 
 
 def _parsing_tile(probabilities: torch.Tensor) -> Image.Image:
@@ -19,20 +18,21 @@ def _parsing_tile(probabilities: torch.Tensor) -> Image.Image:
 
 
 def sample_grid(
-    gan: TwoStageGAN, batch: dict[str, torch.Tensor], device: torch.device, config: TrainConfig
+    generators: Generators, batch: dict[str, torch.Tensor], device: torch.device
 ) -> Image.Image:
     """Outputs on a fixed batch, in eval mode (running BatchNorm statistics, no dropout)."""
-    networks = [gan.stage1] + ([gan.stage2] if gan.stage2 is not None else [])
+    gan = generators
+    networks = list(generators.networks().values())
     modes = [n.training for n in networks]
     for network in networks:
         network.eval()
     sketch = batch["sketch"].to(device)
     sketch_parsing = batch["sketch_parsing"].to(device)
     with torch.no_grad():
-        stage1 = gan.stage1(sketch, sketch_parsing if config.model.use_sketch_parsing else None)
+        stage1 = gan.stage1(sketch, sketch_parsing if gan.config.use_sketch_parsing else None)
         final = stage1.photo
         if gan.stage2 is not None:
-            final = gan.stage2(sketch_parsing, stage1.parsing, stage1.photo)
+            final = gan.stage2(sketch_parsing, stage1.parsing, stage1.photo, sketch)
     for network, mode in zip(networks, modes, strict=True):
         network.train(mode)
     rows = []

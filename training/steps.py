@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
 from isegan.training.config import TrainConfig
 from isegan.training.identity_loss import FaceTargets, IdentityPerceptual
@@ -40,7 +42,6 @@ class StepContext:
     perceptual: VGG19Features | None = None
     face: IdentityPerceptual | None = None
     scaler: torch.amp.GradScaler | None = None
-    extra: dict[str, float] = field(default_factory=dict)
 
     def autocast(self) -> contextlib.AbstractContextManager[None]:
         precision = self.config.precision
@@ -84,8 +85,11 @@ def frozen(networks: Sequence[nn.Module | None]) -> Iterator[None]:
         set_requires_grad(networks, True)
 
 
-def train_step(context: StepContext, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Run one iteration; returns every loss term as a float for logging."""
+def train_step(
+    context: StepContext, batch: dict[str, torch.Tensor], *, gradient_norms: bool = False
+) -> dict[str, float]:
+    """Run one iteration; returns every loss term as a float for logging, and with
+    ``gradient_norms`` the size of each weighted term's gradient on G1's trunk and G2."""
     config, gan, wrapped = context.config, context.gan, context.wrapped
     loss_config = config.loss
     mode = loss_config.gan_mode
@@ -105,7 +109,7 @@ def train_step(context: StepContext, batch: dict[str, torch.Tensor]) -> dict[str
         y1, intermediate = stage1.photo, stage1.parsing
         y2 = None
         if gan.stage2 is not None:
-            y2 = wrapped["stage2"](sketch_parsing, intermediate.detach(), y1.detach())
+            y2 = wrapped["stage2"](sketch_parsing, intermediate.detach(), y1.detach(), x)
 
     # 1. D1 and D_par on detached fakes.
     with context.autocast():
@@ -149,15 +153,16 @@ def train_step(context: StepContext, batch: dict[str, torch.Tensor]) -> dict[str
 
     # 3. G1 with the discriminators frozen.
     with frozen(discriminators), context.autocast():
-        adversarial = gan_loss(gan.face_discriminator(_cat(*face_condition, y1)), True, mode)
-        logs["g1_adv_face"] = float(adversarial.detach())
+        g1_terms = _adversarial_terms(
+            context, gan.face_discriminator, face_condition, y, y1, logs, "g1_adv_face"
+        )
         if gan.parsing_discriminator is not None:
             adv_parsing = gan_loss(
                 gan.parsing_discriminator(_cat(*parsing_condition, intermediate)), True, mode
             )
             logs["g1_adv_parsing"] = float(adv_parsing.detach())
-            adversarial = stage_one_adversarial(adversarial, adv_parsing, alpha)
-        g1 = adversarial + _reconstruction_terms(
+            g1_terms["adv"] = stage_one_adversarial(g1_terms["adv"], adv_parsing, alpha)
+        g1_terms |= _reconstruction_terms(
             context, y, y1, intermediate, sketch_parsing, real_features, face_targets, logs, "g1"
         )
         if loss_config.pm_weight > 0:
@@ -165,25 +170,83 @@ def train_step(context: StepContext, batch: dict[str, torch.Tensor]) -> dict[str
                 photo_parsing, intermediate, loss_config.pm_beta, loss_config.pm_norm
             )
             logs["g1_pm"] = float(pm.detach())
-            g1 = g1 + loss_config.pm_weight * pm
+            g1_terms["pm"] = loss_config.pm_weight * pm
+        g1 = _total(g1_terms)
+    if gradient_norms:
+        trunk = [p for n, p in gan.stage1.named_parameters() if ".heads." not in n]
+        logs |= _gradient_norms(g1_terms, trunk, "grad_g1")
     _update(context, g1, ["stage1"])
     logs["g1_total"] = float(g1.detach())
 
     # 4. G2 with the discriminators frozen.
-    if gan.final_discriminator is not None and y2 is not None:
+    if gan.final_discriminator is not None and gan.stage2 is not None and y2 is not None:
         with frozen(discriminators), context.autocast():
-            g2 = gan_loss(gan.final_discriminator(_cat(*face_condition, y2)), True, mode)
-            logs["g2_adv"] = float(g2.detach())
-            g2 = g2 + _reconstruction_terms(
+            g2_terms = _adversarial_terms(
+                context, gan.final_discriminator, face_condition, y, y2, logs, "g2_adv"
+            )
+            g2_terms |= _reconstruction_terms(
                 context, y, y2, intermediate, sketch_parsing, real_features, face_targets, logs,
                 "g2",
             )  # fmt: skip
+            g2 = _total(g2_terms)
+        if gradient_norms:
+            logs |= _gradient_norms(g2_terms, list(gan.stage2.parameters()), "grad_g2")
         _update(context, g2, ["stage2"])
         logs["g2_total"] = float(g2.detach())
 
     if context.scaler is not None and context.scaler.is_enabled():
         context.scaler.update()
     return logs
+
+
+def _total(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.stack(list(terms.values())).sum()
+
+
+def _adversarial_terms(
+    context: StepContext,
+    discriminator: PatchDiscriminator,
+    condition: list[torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    logs: dict[str, float],
+    log_name: str,
+) -> dict[str, torch.Tensor]:
+    """The generator's adversarial loss against ``discriminator`` and, with fm_weight,
+    pix2pixHD's feature matching on the same discriminator's activations."""
+    loss_config = context.config.loss
+    judged = _cat(*condition, fake)
+    terms: dict[str, torch.Tensor] = {}
+    if loss_config.fm_weight > 0:
+        logits, fake_features = discriminator.features(judged)
+        with torch.no_grad():
+            _, real_features = discriminator.features(_cat(*condition, real))
+        matching = torch.stack(
+            [F.l1_loss(f, r) for f, r in zip(fake_features, real_features, strict=True)]
+        ).mean()
+        logs[log_name.replace("_adv_face", "").replace("_adv", "") + "_fm"] = float(
+            matching.detach()
+        )
+        terms["fm"] = loss_config.fm_weight * matching
+    else:
+        logits = discriminator(judged)
+    adversarial = gan_loss(logits, True, loss_config.gan_mode)
+    logs[log_name] = float(adversarial.detach())
+    return {"adv": adversarial, **terms}
+
+
+def _gradient_norms(
+    terms: dict[str, torch.Tensor], parameters: Sequence[torch.Tensor], prefix: str
+) -> dict[str, float]:
+    """||d term / d parameters|| for each weighted term (one extra backward each)."""
+    norms = {}
+    for name, term in terms.items():
+        if not term.requires_grad:
+            continue
+        grads = torch.autograd.grad(term, parameters, retain_graph=True, allow_unused=True)
+        squares = [g.float().pow(2).sum() for g in grads if g is not None]
+        norms[f"{prefix}_{name}"] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+    return norms
 
 
 def _reconstruction_terms(
@@ -196,31 +259,32 @@ def _reconstruction_terms(
     face_targets: FaceTargets | None,
     logs: dict[str, float],
     prefix: str,
-) -> torch.Tensor:
-    """lambda * L_cmp + gamma * L_per (+ the base model's L1, + L_id), shared by G1 and G2.
-    L_per is VGG-19's or, as its offline stand-in, the face network's (L_face-per)."""
+) -> dict[str, torch.Tensor]:
+    """lambda * L_cmp + gamma * L_per (+ the base model's L1, + L_id), shared by G1 and G2,
+    as weighted terms. L_per is VGG-19's or, as its offline stand-in, the face network's
+    (L_face-per)."""
     loss_config = context.config.loss
-    total = torch.zeros((), device=real.device)
+    terms: dict[str, torch.Tensor] = {}
     if loss_config.l1_weight > 0:
         l1 = l1_loss(real, fake)
         logs[f"{prefix}_l1"] = float(l1.detach())
-        total = total + loss_config.l1_weight * l1
+        terms["l1"] = loss_config.l1_weight * l1
     if loss_config.cmp_weight > 0:
         masks = intermediate if loss_config.cmp_masks == "intermediate" else sketch_parsing
         cmp = compositional_loss(real, fake, masks, loss_config.cmp_delta)
         logs[f"{prefix}_cmp"] = float(cmp.detach())
-        total = total + loss_config.cmp_weight * cmp
+        terms["cmp"] = loss_config.cmp_weight * cmp
     if real_features is not None and context.perceptual is not None:
         per = perceptual_loss(real_features, context.perceptual(fake), loss_config.per_distance)
         logs[f"{prefix}_per"] = float(per.detach())
-        total = total + loss_config.per_weight * per
+        terms["per"] = loss_config.per_weight * per
     if face_targets is not None and context.face is not None:
         identity, face_per, distance = context.face.losses(face_targets, fake)
         logs[f"{prefix}_id_distance"] = float(distance.detach())
         if loss_config.id_weight > 0:
             logs[f"{prefix}_id"] = float(identity.detach())
-            total = total + loss_config.id_weight * identity
+            terms["id"] = loss_config.id_weight * identity
         if context.face.taps:
             logs[f"{prefix}_face_per"] = float(face_per.detach())
-            total = total + loss_config.per_weight * face_per
-    return total
+            terms["face_per"] = loss_config.per_weight * face_per
+    return terms

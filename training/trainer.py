@@ -25,12 +25,13 @@ from isegan.model.checkpoint import (
     file_sha256,
     new_metadata_fields,
 )
-from isegan.model.generators import save_generators
+from isegan.model.generators import Generators, save_generators
 from isegan.model.parsing import load_parser
 from isegan.model.pretrained import default_parser_path
 from isegan.training.config import TrainConfig
 from isegan.training.data import EpochSampler, PairDataset, ParsingCache, collate
 from isegan.training.distributed import DistributedContext, barrier, wrap
+from isegan.training.ema import GeneratorEMA
 from isegan.training.networks import TwoStageGAN, face_perceptual_network, perceptual_network
 from isegan.training.pairs import PairFolder
 from isegan.training.samples import sample_grid
@@ -87,7 +88,11 @@ def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) ->
     if parser_path is None:
         raise ValueError("no face parser given and no default parser is installed: pass --parser")
     loaded = load_parser(parser_path, context.device, config.parser_backend)
-    cache = ParsingCache(config.data.parsing_cache or out / "parsing-cache", loaded.parser_id)
+    cache = ParsingCache(
+        config.data.parsing_cache or out / "parsing-cache",
+        loaded.parser_id,
+        config.data.parsing_frame,
+    )
     if context.is_main:
         cache.fill(folder, loaded.parser, context.device)
     barrier(context)
@@ -147,6 +152,9 @@ class Trainer:
         )
         self.perceptual = perceptual_network(config, device)
         self.face = face_perceptual_network(config, device, self.perceptual is not None)
+        self.ema = (
+            GeneratorEMA(self.gan.generators(), config.ema_decay) if config.ema_decay else None
+        )
         self.step = 0
         self.seconds = 0.0
         self.fixed_batch = collate(
@@ -166,6 +174,8 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "rng_cpu": torch.get_rng_state(),
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -189,6 +199,11 @@ class Trainer:
         for name, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][name])
         self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            if "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            else:  # a run that had no EMA starts its average from the current weights
+                self.ema = GeneratorEMA(self.gan.generators(), self.config.ema_decay)
         torch.set_rng_state(state["rng_cpu"].cpu())
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
@@ -209,6 +224,7 @@ class Trainer:
                 "seconds": round(self.seconds, 1),
                 "perceptual_loss": perceptual,
                 "perceptual_network": network,
+                "weights": f"EMA, decay {config.ema_decay}" if self.ema is not None else "raw",
                 "world_size": self.context.world_size,
                 "device": str(self.context.device),
             },
@@ -217,7 +233,13 @@ class Trainer:
             notes=f"isegan train --preset {config.preset}",
             **new_metadata_fields(),
         )
-        return save_generators(path or self.out / GENERATOR_FILE, self.gan.generators(), metadata)
+        return save_generators(
+            path or self.out / GENERATOR_FILE, self.exported_generators(), metadata
+        )
+
+    def exported_generators(self) -> Generators:
+        """What inference gets: the EMA weights when the run keeps them, else the raw ones."""
+        return self.ema.average if self.ema is not None else self.gan.generators()
 
     def perceptual_record(self) -> tuple[str, dict[str, Any] | None]:
         """What L_per (and L_id) ran on, with the network file's hash."""
@@ -251,7 +273,7 @@ class Trainer:
     def write_samples(self) -> Path:
         path = self.out / "samples" / f"step-{self.step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        sample_grid(self.gan, self.fixed_batch, self.context.device, self.config).save(path)
+        sample_grid(self.exported_generators(), self.fixed_batch, self.context.device).save(path)
         return path
 
     # -- loop ----------------------------------------------------------------------------
@@ -283,7 +305,12 @@ class Trainer:
                 started = time.perf_counter()
                 data_wait = started - waited
                 learning_rate = self.optimisers["stage1"].param_groups[0]["lr"]
-                logs = train_step(step_context, batch)
+                gradient_norms = bool(config.grad_norm_every) and (
+                    self.step % config.grad_norm_every == 0
+                )
+                logs = train_step(step_context, batch, gradient_norms=gradient_norms)
+                if self.ema is not None:
+                    self.ema.update(self.gan.generators())
                 logs["lr"] = learning_rate
                 for scheduler in self.schedulers.values():
                     scheduler.step()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from isegan.model.config import DiscriminatorConfig
 from isegan.model.networks.blocks import conv_bias, init_weights, make_norm
@@ -50,6 +51,20 @@ class PatchDiscriminator(nn.Module):
         self.model = nn.Sequential(*layers)
         self.receptive_field = receptive_field(config.num_layers)
         init_weights(self)
+        if config.spectral_norm:
+            for index, layer in enumerate(self.model):
+                if isinstance(layer, nn.Conv2d):
+                    self.model[index] = spectral_norm(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)  # type: ignore[no-any-return]
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The logits and the activations after every LeakyReLU, for pix2pixHD's
+        feature-matching loss."""
+        activations = []
+        for layer in self.model:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                activations.append(x)
+        return x, activations

@@ -44,17 +44,28 @@ class EncoderLevel(nn.Module):
         return self.norm(self.conv(self.act(x)))  # type: ignore[no-any-return]
 
 
+def upsampling_conv(
+    in_channels: int, out_channels: int, config: GeneratorConfig, *, bias: bool
+) -> nn.Module:
+    """Double the resolution: a 4x4 stride-2 transposed convolution (pix2pix), or a
+    nearest-neighbour resize and a 3x3 convolution (``upsample="resize_conv"``)."""
+    if config.upsample == "resize_conv":
+        return nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=1, bias=bias),
+        )
+    return nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)
+
+
 class DecoderLevel(nn.Module):
-    """ReLU -> 4x4 stride-2 transposed conv -> norm -> optional dropout."""
+    """ReLU -> upsampling conv -> norm -> optional dropout."""
 
     def __init__(
         self, in_channels: int, out_channels: int, config: GeneratorConfig, *, dropout: bool
     ) -> None:
         super().__init__()
         self.act = nn.ReLU()
-        self.conv = nn.ConvTranspose2d(
-            in_channels, out_channels, 4, stride=2, padding=1, bias=conv_bias(config.norm)
-        )
+        self.conv = upsampling_conv(in_channels, out_channels, config, bias=conv_bias(config.norm))
         self.norm = make_norm(config.norm, out_channels)
         self.dropout: nn.Module = nn.Dropout(config.dropout) if dropout else nn.Identity()
 
@@ -68,10 +79,10 @@ class OutputHead(nn.Module):
     Returns pre-activation values; the generator applies softmax or tanh.
     """
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, config: GeneratorConfig) -> None:
         super().__init__()
         self.act = nn.ReLU()
-        self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1)
+        self.conv = upsampling_conv(in_channels, out_channels, config, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.act(x))  # type: ignore[no-any-return]
@@ -137,7 +148,7 @@ class MultiEncoderUNet(nn.Module):
             decoder.append(DecoderLevel(in_channels, channels[k - 2], config, dropout=dropout))
         self.decoder = nn.ModuleList(decoder)
         head_in = channels[0] + num_encoders * channels[0]
-        self.heads = nn.ModuleList(OutputHead(head_in, c) for c in head_channels)
+        self.heads = nn.ModuleList(OutputHead(head_in, c, config) for c in head_channels)
         init_weights(self)
 
     def forward(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
@@ -194,12 +205,17 @@ class StageOneGenerator(nn.Module):
 
 
 class StageTwoGenerator(nn.Module):
-    """G2 of SE-GAN: enhanced parsing cat(P_s, P_int) and Y1 -> final photo Y2."""
+    """G2 of SE-GAN: enhanced parsing cat(P_s, P_int) and Y1 -> final photo Y2.
 
-    def __init__(self, config: GeneratorConfig) -> None:
+    With ``sees_sketch`` the face encoder reads cat(X, Y1), DIP-GAN's input and output.
+    """
+
+    def __init__(self, config: GeneratorConfig, *, sees_sketch: bool = False) -> None:
         super().__init__()
+        self.sees_sketch = sees_sketch
+        face_channels = config.image_channels * (2 if sees_sketch else 1)
         self.unet = MultiEncoderUNet(
-            [2 * config.parsing_channels, config.image_channels], [config.image_channels], config
+            [2 * config.parsing_channels, face_channels], [config.image_channels], config
         )
 
     def forward(
@@ -207,7 +223,13 @@ class StageTwoGenerator(nn.Module):
         sketch_parsing: torch.Tensor,
         intermediate_parsing: torch.Tensor,
         coarse_photo: torch.Tensor,
+        sketch: torch.Tensor | None = None,
     ) -> torch.Tensor:
         enhanced = torch.cat([sketch_parsing, intermediate_parsing], dim=1)
-        photo: torch.Tensor = self.unet(enhanced, coarse_photo)[0]
+        face = coarse_photo
+        if self.sees_sketch:
+            if sketch is None:
+                raise ValueError("this G2 reads the sketch with Y1; pass sketch")
+            face = torch.cat([sketch, coarse_photo], dim=1)
+        photo: torch.Tensor = self.unet(enhanced, face)[0]
         return photo.tanh()

@@ -52,7 +52,27 @@ def test_parsing_matching_loss_by_hand() -> None:
     # l2: global = sqrt(0.25 + 0.25) = sqrt(0.5); channels = sqrt(0.5) + 0
     value = parsing_matching_loss(photo, intermediate, beta=0.3, norm="l2")
     assert value.item() == pytest.approx(0.3 * math.sqrt(0.5) + 0.7 * math.sqrt(0.5))
+    # rms: the l2 norms divided by sqrt(h w) = sqrt(2)
+    value = parsing_matching_loss(photo, intermediate, beta=0.3, norm="rms")
+    assert value.item() == pytest.approx(math.sqrt(0.5) / math.sqrt(2))
     assert parsing_matching_loss(photo, photo).item() == 0.0
+    with pytest.raises(ValueError, match="unknown norm"):
+        parsing_matching_loss(photo, intermediate, norm="l1")  # type: ignore[arg-type]
+
+
+def test_l2_and_rms_gradients_do_not_vanish_but_mse_does() -> None:
+    """The issue behind the choice: near the target, the norm's gradient keeps its size."""
+    photo = torch.softmax(torch.randn(1, 8, 16, 16, generator=torch.Generator().manual_seed(0)), 1)
+    sizes = {}
+    for norm in ("l2", "rms", "mse"):
+        for gap in (0.1, 0.001):
+            intermediate = (photo + gap * torch.randn_like(photo)).requires_grad_(True)
+            parsing_matching_loss(photo, intermediate, norm=norm).backward()
+            sizes[norm, gap] = float(intermediate.grad.norm())
+    assert sizes["l2", 0.001] == pytest.approx(sizes["l2", 0.1], rel=0.05)
+    assert sizes["rms", 0.001] == pytest.approx(sizes["rms", 0.1], rel=0.05)
+    assert sizes["rms", 0.1] == pytest.approx(sizes["l2", 0.1] / 16, rel=1e-4)
+    assert sizes["mse", 0.001] < sizes["mse", 0.1] / 50
 
 
 def test_compositional_loss_by_hand() -> None:

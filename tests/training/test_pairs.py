@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import torch
 from PIL import Image
 
 from isegan.model.parsing import load_parser
-from isegan.training.data import ParsingCache
+from isegan.model.preprocess import Preprocess
+from isegan.training.data import PairDataset, ParsingCache
 from isegan.training.pairs import DataError, PairFolder
 from tests.helpers import write_parser_checkpoint
 
@@ -86,4 +88,27 @@ def test_parsing_cache_is_keyed_by_parser(folder, tmp_path_factory) -> None:
     assert all(cache_1.path(i).is_file() for i in ids)
     assert not any(cache_2.path(i).is_file() for i in ids)  # never reuses the other's maps
     maps = cache_1.load(ids[0])
-    assert maps.sketch.shape == maps.photo.shape == (8, 250, 200)
+    assert maps.sketch.shape == maps.photo.shape == (8, 256, 256)  # the whole canvas
+
+
+def test_canvas_maps_are_what_inference_parses(tiny_pairs, parser_checkpoint, tmp_path) -> None:
+    """frame="canvas" trains on the parser's output over the whole padded canvas (as the
+    pipeline makes P_s); frame="crop" replicates the image region's border instead."""
+    folder = PairFolder.open(tiny_pairs, "two")
+    loaded = load_parser(parser_checkpoint, torch.device("cpu"), "auto")
+    datasets = {}
+    for frame in ("canvas", "crop"):
+        cache = ParsingCache(tmp_path, loaded.parser_id, frame)
+        cache.fill(folder, loaded.parser, torch.device("cpu"), progress=False)
+        datasets[frame] = PairDataset(folder, cache, augment=False)
+    assert len({p.name for p in tmp_path.iterdir()}) == 2  # separate caches
+    _, sketch = folder.load_pair(folder.ids[0])
+    canvas, _ = Preprocess().to_canvas(Image.fromarray(sketch))
+    with torch.inference_mode():
+        expected = loaded.parser(canvas[None])[0]
+    canvas_map = datasets["canvas"][0]["sketch_parsing"]
+    assert (canvas_map - expected).abs().max() < 2 / 255  # quantised to 8 bits, renormalised
+    cropped_map = datasets["crop"][0]["sketch_parsing"]
+    torch.testing.assert_close(cropped_map[:, 3:-3, 28:-28], canvas_map[:, 3:-3, 28:-28])
+    assert torch.equal(cropped_map[:, :, 0], cropped_map[:, :, 27])  # replicated border
+    assert not torch.equal(canvas_map[:, :, :28], cropped_map[:, :, :28])
