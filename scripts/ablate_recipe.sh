@@ -31,7 +31,7 @@ variants=(
 for entry in "${variants[@]}"; do
     IFS='|' read -r name preset extra <<<"$entry"
     out="$runs/$name"
-    last=$(tail -n 1 "$out/losses.jsonl" 2>/dev/null | sed -n 's/^{"step": \([0-9]*\),.*/\1/p')
+    last=$(tail -n 1 "$out/losses.jsonl" 2>/dev/null | sed -n 's/^{"step": \([0-9]*\),.*/\1/p' || true)
     if [ "${last:-0}" -ge "$steps" ] && [ -f "$out/generator.safetensors" ]; then
         continue
     fi
