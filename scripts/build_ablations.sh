@@ -13,7 +13,7 @@ source scripts/recipe.sh
 steps=$(( EPOCHS * $(grep -c . "$data/train.txt") / 4 ))  # batch 4: 3990 for the bundled split
 for preset in base stage1; do
     out="$run_prefix$preset"
-    last=$(tail -n 1 "$out/losses.jsonl" 2>/dev/null | sed -n 's/^{"step": \([0-9]*\),.*/\1/p')
+    last=$(tail -n 1 "$out/losses.jsonl" 2>/dev/null | sed -n 's/^{"step": \([0-9]*\),.*/\1/p' || true)
     if [ "${last:-0}" -ge "$steps" ] && [ -f "$out/generator.safetensors" ]; then
         continue  # finished; re-exporting would give the file a new id
     fi
