@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from isegan.model.alignment import NoFaceFoundError
 from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import PipelineResult
+from isegan.service.audit import AuditLog, AuditUnavailableError
 from isegan.service.credentials import Check, CredentialSigner, check
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.middleware import (
@@ -66,6 +68,10 @@ from isegan.service.uploads import (
 )
 from isegan.service.webui import mount_web_ui
 from isegan.service.worker import JobOutcome, QueueFullError, WorkerStoppedError
+
+logger = logging.getLogger(__name__)
+#: Seconds a client should wait before retrying while the audit log cannot be written.
+AUDIT_RETRY_AFTER_S = 5
 
 API_DESCRIPTION = """
 Turns a face sketch into a photo with ISEGAN and returns the intermediate parsing map.
@@ -131,14 +137,46 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         "/health/ready",
         response_model=Health,
         tags=["health"],
-        responses={503: {"model": Health, "description": "Still loading, or stopping."}},
+        responses={
+            503: {
+                "model": Health,
+                "description": "Still loading, stopping, or the audit log cannot be written.",
+            }
+        },
     )
     async def ready() -> Response:
-        """Models loaded and one warm-up inference done: send traffic."""
+        """Models loaded, one warm-up inference done and the audit log writable: send
+        traffic. While the audit log cannot be written, 503 ``audit-unavailable``."""
+        audit = state.audit
+        if audit is not None and not audit.healthy and not await run_in_threadpool(audit.probe):
+            metrics.audit_healthy.set(0)
+            body = Health(status="audit-unavailable", detail=audit.last_error)
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+        metrics.audit_healthy.set(1)
         if state.ready and state.pipeline is not None:
             return JSONResponse(Health(status="ok", model_id=state.pipeline.model_id).model_dump())
         body = Health(status="stopping" if state.stopping else "starting")
         return JSONResponse(body.model_dump(), status_code=503)
+
+    async def _record(audit: AuditLog, payload: dict[str, Any]) -> None:
+        """Append the audit record; a log that cannot be written is a 503 of its own kind
+        (the response would otherwise leave the service unrecorded), logged in one line."""
+        try:
+            await run_in_threadpool(audit.append, payload)
+        except AuditUnavailableError as error:
+            metrics.audit_failures.inc()
+            metrics.audit_healthy.set(0)
+            logger.error(
+                "audit log unavailable, request %s refused: %s", current_request_id(), error
+            )
+            raise ProblemError(
+                503,
+                "audit-unavailable",
+                "Audit log unavailable",
+                "the service cannot record this request in its audit log (disk full or "
+                "not writable), so it returns no image; try again later or another replica",
+                headers={"Retry-After": str(AUDIT_RETRY_AFTER_S)},
+            ) from None
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     async def prometheus_metrics() -> Response:
@@ -296,9 +334,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         )
         started = time.perf_counter()
         if state.audit is not None:
-            await run_in_threadpool(
-                state.audit.append, {"event": "synthesize", **record.model_dump(mode="json")}
-            )
+            await _record(state.audit, {"event": "synthesize", **record.model_dump(mode="json")})
         audit_s = time.perf_counter() - started
         stages = {"decode": decode_s, "encode": encode_s, "sign": sign_s, "audit": audit_s}
         metrics.observe_stages(stages)

@@ -6,6 +6,12 @@ provenance record. A line is written with one ``write`` call on an ``O_APPEND`` 
 fsynced before the response is sent, so a response the client received always has its
 record on disk, even if the server is killed right after. Editing, deleting or
 reordering any line breaks the chain at that line, which :func:`verify_audit_log` finds.
+
+An append that fails (a full disk, an I/O error, a short write) leaves the file exactly
+as it was: it is truncated back to its length before the append and fsynced, so the
+next record never lands on a fragment. The log then reports itself unhealthy until a
+probe (a scratch file of a record's size, written and fsynced beside it) or an append
+succeeds again, so the service can turn away traffic instead of answering unrecorded.
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ GENESIS = "0" * 64
 
 class AuditLogError(RuntimeError):
     """The log cannot be appended to safely (its last line is damaged)."""
+
+
+class AuditUnavailableError(AuditLogError):
+    """A record could not be written (disk full, read-only, I/O error); the file was left
+    as it was before the attempt."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,9 @@ class AuditLog:
         self._lock = threading.Lock()
         self._seq, self._previous = self._resume()
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self.healthy = True
+        self.last_error: str | None = None
+        self._last_size = 4096
 
     def _resume(self) -> tuple[int, str]:
         """Continue the chain where the file ends. A damaged log is not extended: the
@@ -94,17 +108,65 @@ class AuditLog:
         return report.records, report.last_sha256
 
     def append(self, payload: dict[str, Any]) -> int:
-        """Write one record durably; returns its ``seq``."""
+        """Write one record durably; returns its ``seq``. Raises
+        :class:`AuditUnavailableError`, with the file unchanged, when it cannot."""
         with self._lock:
             record = {"seq": self._seq + 1, "prev_sha256": self._previous, **payload}
             line = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
-            written = os.write(self._fd, line + b"\n")
-            if written != len(line) + 1:
-                raise AuditLogError(f"short write to {self.path}: {written} bytes")
-            os.fsync(self._fd)
+            offset = os.fstat(self._fd).st_size
+            try:
+                written = self._write(line + b"\n")
+                if written != len(line) + 1:
+                    raise OSError(f"short write: {written} of {len(line) + 1} bytes")
+                os.fsync(self._fd)
+            except OSError as error:
+                self._roll_back(offset)
+                self.healthy = False
+                self.last_error = f"cannot write to {self.path}: {error}"
+                raise AuditUnavailableError(self.last_error) from None
             self._seq += 1
             self._previous = _line_digest(line)
+            self._last_size = len(line) + 1
+            self.healthy = True
+            self.last_error = None
             return self._seq
+
+    def _write(self, data: bytes) -> int:
+        """One ``write`` call (a seam the fault tests replace)."""
+        return os.write(self._fd, data)
+
+    def _roll_back(self, offset: int) -> None:
+        """Cut a partial line off; if even that fails, the next open's verify finds it."""
+        try:
+            os.ftruncate(self._fd, offset)
+            os.fsync(self._fd)
+        except OSError:
+            pass
+
+    def probe(self) -> bool:
+        """Whether a record of the last one's size can be written and fsynced next to the
+        log now; a success makes the log healthy again."""
+        scratch = self.path.with_name(f".{self.path.name}.probe")
+        try:
+            descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                data = b"0" * self._last_size
+                if os.write(descriptor, data) != len(data):
+                    raise OSError("short write")
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+                scratch.unlink(missing_ok=True)
+        except OSError as error:
+            self.last_error = f"cannot write to {self.path.parent}: {error}"
+            return False
+        if not os.access(self.path, os.W_OK):
+            self.last_error = f"{self.path} is not writable"
+            return False
+        with self._lock:
+            self.healthy = True
+            self.last_error = None
+        return True
 
     def close(self) -> None:
         with self._lock:

@@ -39,6 +39,18 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.audit_failures = Counter(
+            "isegan_audit_failures",
+            "Audit records that could not be written (the request was answered 503).",
+            registry=self.registry,
+        )
+        self.audit_healthy = Gauge(
+            "isegan_audit_healthy",
+            "1 while the audit log can be written, 0 after a failed append until a probe "
+            "or an append succeeds.",
+            registry=self.registry,
+        )
+        self.audit_healthy.set(1)
         self.queue_depth = Gauge(
             "isegan_queue_depth",
             "Requests waiting for the inference worker.",

@@ -127,5 +127,6 @@ class ModelInfo(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "starting", "stopping"]
+    status: Literal["ok", "starting", "stopping", "audit-unavailable"]
     model_id: str | None = None
+    detail: str | None = None

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
-from isegan.service.audit import GENESIS, AuditLog, AuditLogError, verify_audit_log
+from isegan.service.audit import (
+    GENESIS,
+    AuditLog,
+    AuditLogError,
+    AuditUnavailableError,
+    verify_audit_log,
+)
 
 
 def write_records(path: Path, count: int) -> None:
@@ -86,3 +94,90 @@ def test_a_torn_last_line_is_reported(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-10])
     report = verify_audit_log(path)
     assert (report.first_broken_line, report.records) == (2, 1)
+
+
+class _FailingWrites(AuditLog):
+    """Writes fail after ``budget`` more bytes: a short write, then ENOSPC."""
+
+    budget = 10**9
+
+    def _write(self, data: bytes) -> int:
+        if self.budget >= len(data):
+            self.budget -= len(data)
+            return super()._write(data)
+        if self.budget > 0:
+            part = data[: self.budget]
+            self.budget = 0
+            return super()._write(part)  # a short write leaves a fragment behind
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failed_append_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = _FailingWrites(path)
+    log.append({"request_id": "r0"})
+    before = path.read_bytes()
+    log.budget = 7  # the next record is longer: a short write
+    with pytest.raises(AuditUnavailableError, match="short write"):
+        log.append({"request_id": "r1"})
+    assert path.read_bytes() == before and not log.healthy
+    with pytest.raises(AuditUnavailableError, match="No space"):
+        log.append({"request_id": "r2"})
+    assert path.read_bytes() == before
+    log.budget = 10**9  # space is back
+    assert log.append({"request_id": "r3"}) == 2 and log.healthy
+    log.close()
+    report = verify_audit_log(path)
+    assert report.ok and report.records == 2
+    assert [json.loads(line)["request_id"] for line in path.read_text().splitlines()] == [
+        "r0",
+        "r3",
+    ]
+
+
+def test_a_full_filesystem_keeps_the_chain(tmp_path: Path) -> None:
+    """A real 64 KiB tmpfs as the log's directory: append until the disk is full, free
+    space, append again; the chain verifies and holds every record that was accepted."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must be able to mount a tmpfs (root): {mounted.stderr}")
+        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
+    try:
+        filler = mount_point / "filler"
+        filler.write_bytes(b"f" * 16384)  # room to free later
+        log = AuditLog(mount_point / "audit.jsonl")
+        accepted = []
+        padding = "x" * 1500
+        for index in range(200):
+            try:
+                log.append({"request_id": f"r{index}", "padding": padding})
+            except AuditUnavailableError:
+                break
+            accepted.append(f"r{index}")
+        assert 10 < len(accepted) < 200 and not log.healthy
+        assert not log.probe()  # still full
+        filler.unlink()  # free space
+        assert log.probe() and log.healthy
+        log.append({"request_id": "after", "padding": padding})
+        accepted.append("after")
+        log.close()
+        report = verify_audit_log(mount_point / "audit.jsonl")
+        assert report.ok and report.records == len(accepted)
+        lines = (mount_point / "audit.jsonl").read_text().splitlines()
+        assert [json.loads(line)["request_id"] for line in lines] == accepted
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_probe_reports_an_unwritable_directory(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "logs" / "audit.jsonl")
+    assert log.probe() and log.healthy
+    log.path = tmp_path / "missing-dir" / "audit.jsonl"  # as if the directory vanished
+    assert not log.probe() and "cannot write" in (log.last_error or "")
+    log.close()
