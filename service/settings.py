@@ -47,6 +47,14 @@ class ServiceSettings(BaseSettings):
         None, description="Face-parser weights; the bundled default parser when unset."
     )
     parser_backend: Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"] = "auto"
+    model_sha256: str | None = Field(
+        None,
+        description="Pin the generator: a checkpoint whose SHA-256 (its model id) differs is "
+        "refused at start and the service never becomes ready. Unset: not pinned.",
+    )
+    parser_sha256: str | None = Field(
+        None, description="Pin the face parser's file the same way (its parser id)."
+    )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     deterministic: bool = Field(
         True,
@@ -138,6 +146,16 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("api_key_sha256 holds SHA-256 hex digests, not keys")
         return cleaned
 
+    @field_validator("model_sha256", "parser_sha256")
+    @classmethod
+    def _one_digest(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        cleaned = value.strip().lower()
+        if not _SHA256_HEX.match(cleaned):
+            raise ValueError("a pinned model is named by the SHA-256 hex digest of its file")
+        return cleaned
+
     @field_validator("input_formats")
     @classmethod
     def _upper_formats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -150,6 +168,8 @@ class ServiceSettings(BaseSettings):
         "c2pa_key",
         "c2pa_cert_chain",
         "c2pa_trust_anchors",
+        "model_sha256",
+        "parser_sha256",
         mode="before",
     )
     @classmethod

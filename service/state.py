@@ -6,10 +6,12 @@ import importlib.util
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from PIL import Image
 
+from isegan.model.checkpoint import file_sha256
 from isegan.model.errors import WeightsError
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
@@ -57,6 +59,10 @@ class ServiceState:
                 "no generator checkpoint or parser given and no bundled default installed; "
                 "set ISEGAN_CHECKPOINT and ISEGAN_PARSER"
             )
+        check_pinned(
+            checkpoint, settings.model_sha256, "generator checkpoint", "ISEGAN_MODEL_SHA256"
+        )
+        check_pinned(parser, settings.parser_sha256, "face parser", "ISEGAN_PARSER_SHA256")
         pipeline = FacePipeline.from_files(
             checkpoint,
             parser,
@@ -156,3 +162,15 @@ def trust_anchors(settings: ServiceSettings) -> str | None:
     if settings.c2pa_cert_chain is not None:
         return root_of_chain(settings.c2pa_cert_chain.read_bytes())
     return None
+
+
+def check_pinned(path: Path, expected: str | None, what: str, setting: str) -> None:
+    """Refuse a weights file whose SHA-256 is not the pinned one (before loading it)."""
+    if expected is None:
+        return
+    actual = file_sha256(path)
+    if actual != expected:
+        raise WeightsError(
+            f"{what} {path} has SHA-256 {actual}, but {setting} pins {expected}: refusing "
+            "to serve a file that is not the pinned one (changed, corrupted or replaced)"
+        )
