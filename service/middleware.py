@@ -95,7 +95,11 @@ class RequestContextMiddleware:
 class ApiKeyMiddleware:
     """When keys are configured, every route but the health probes needs
     ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``. Only SHA-256 digests of the
-    keys are held, and each is compared in constant time."""
+    keys are held, and each is compared in constant time.
+
+    Which header counts: an empty (or blank) header is treated as absent; with both
+    headers carrying a key, the two must be the same key (conflicting credentials are
+    refused rather than one silently preferred)."""
 
     def __init__(self, app: ASGIApp, key_digests: Sequence[str]) -> None:
         self.app = app
@@ -103,10 +107,14 @@ class ApiKeyMiddleware:
 
     def _authorised(self, scope: Scope) -> bool:
         headers = Headers(scope=scope)
-        offered = headers.get("x-api-key")
-        authorization = headers.get("authorization")
-        if offered is None and authorization and authorization.lower().startswith("bearer "):
-            offered = authorization[7:].strip()
+        header_key = (headers.get("x-api-key") or "").strip()
+        authorization = (headers.get("authorization") or "").strip()
+        bearer = ""
+        if authorization.lower().startswith("bearer "):
+            bearer = authorization[7:].strip()
+        if header_key and bearer and not hmac.compare_digest(header_key, bearer):
+            return False
+        offered = bearer or header_key
         if not offered:
             return False
         digest = hashlib.sha256(offered.encode("utf-8", "surrogateescape")).digest()

@@ -117,6 +117,22 @@ def test_api_keys_guard_everything_but_health(
         )
         header = httpx.post(url + "/synthesize", files=files, headers={"X-API-Key": key})
         assert bearer.status_code == header.status_code == 200
+        # an empty X-API-Key beside a valid Bearer token counts as absent
+        both = {"Authorization": f"Bearer {key}", "X-API-Key": ""}
+        assert httpx.post(url + "/synthesize", files=files, headers=both).status_code == 200
+        same = {"Authorization": f"Bearer {key}", "X-API-Key": key}
+        assert httpx.post(url + "/synthesize", files=files, headers=same).status_code == 200
+        # two different keys are conflicting credentials, even when one of them is valid
+        for conflicting in (
+            {"Authorization": f"Bearer {key}", "X-API-Key": "guess"},
+            {"Authorization": "Bearer guess", "X-API-Key": key},
+        ):
+            assert (
+                httpx.post(url + "/synthesize", files=files, headers=conflicting).status_code == 401
+            )
+        assert (
+            httpx.get(url + "/v1/model", headers={"Authorization": "Bearer  "}).status_code == 401
+        )
 
 
 def test_cors_only_when_configured(generator_checkpoint, parser_checkpoint) -> None:
