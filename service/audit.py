@@ -85,10 +85,18 @@ class AuditLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AuditLogError(f"cannot open the audit log {path}: {error}") from None
         self._lock = threading.Lock()
         self._seq, self._previous = self._resume()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        except OSError as error:
+            raise AuditLogError(
+                f"cannot open the audit log {path} for appending: {error}"
+            ) from None
         self.healthy = True
         self.last_error: str | None = None
         self._last_size = 4096

@@ -39,6 +39,12 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.wasted_inferences = Counter(
+            "isegan_wasted_inferences",
+            "Sketches computed for requests that had timed out or gone by the time the "
+            "batch finished.",
+            registry=self.registry,
+        )
         self.audit_failures = Counter(
             "isegan_audit_failures",
             "Audit records that could not be written (the request was answered 503).",

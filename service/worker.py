@@ -2,7 +2,10 @@
 
 Requests never touch the model from the event loop. The worker takes the oldest job,
 waits up to ``max_batch_wait_ms`` for more (up to ``max_batch_size``), drops jobs whose
-deadline has passed or whose client went away, and runs the rest as one batch. Jobs
+client went away or whose deadline cannot be met given the measured time of a batch of
+that size (an answer nobody will read is compute taken from the next request), and runs
+the rest as one batch. Results computed for requests that timed out all the same are
+counted as wasted inferences. Jobs
 that may not share a batch (aligned and not aligned) wait for the next one. If a batch
 fails, each of its jobs is retried alone so one bad input cannot fail its neighbours.
 """
@@ -113,6 +116,7 @@ class InferenceWorker:
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._held: deque[Job] = deque()  # taken from the queue, waiting for a fitting batch
         self._stage_timings = stage_timings
+        self._batch_seconds: dict[int, float] = {}  # moving average by batch size
         self._accepting = False
         self._thread: threading.Thread | None = None
 
@@ -214,16 +218,37 @@ class InferenceWorker:
             self._run_batch(batch)
         self.metrics.queue_depth.set(0)
 
+    def expected_seconds(self, size: int) -> float:
+        """The measured time of a batch of ``size`` (moving average), or of the nearest
+        measured size scaled linearly; 0 before any batch has run."""
+        if size in self._batch_seconds:
+            return self._batch_seconds[size]
+        if not self._batch_seconds:
+            return 0.0
+        nearest = min(self._batch_seconds, key=lambda known: abs(known - size))
+        return self._batch_seconds[nearest] * size / nearest
+
+    def _admit(self, jobs: list[Job], now: float) -> list[Job]:
+        """The jobs whose answer can still arrive in time; the others get their timeout
+        now instead of after a wasted inference."""
+        live = [job for job in jobs if not job.abandoned(now)]
+        for _ in range(2):  # dropping jobs shrinks the batch, which makes it faster
+            finish = now + self.expected_seconds(len(live))
+            feasible = [job for job in live if job.deadline >= finish]
+            if len(feasible) == len(live):
+                break
+            live = feasible
+        for job in jobs:
+            if job not in live:  # the route counts it under rejected{reason="deadline"}
+                job.resolve(TimeoutError("the request's deadline cannot be met by the next batch"))
+        return live
+
     def _run_batch(self, jobs: list[Job]) -> None:
         now = time.monotonic()
-        live = []
-        for job in jobs:
-            if job.abandoned(now):
-                job.resolve(TimeoutError("the request's deadline passed while it was queued"))
-            else:
-                live.append(job)
+        live = self._admit(jobs, now)
         if not live:
             return
+        started = time.monotonic()
         try:
             results = self._infer(live)
         except Exception as error:
@@ -234,10 +259,16 @@ class InferenceWorker:
             for job in live:
                 self._run_batch([job])
             return
+        finished = time.monotonic()
+        previous = self._batch_seconds.get(len(live))
+        took = finished - started
+        self._batch_seconds[len(live)] = took if previous is None else 0.7 * previous + 0.3 * took
         stages = self._stage_timings()
         self.metrics.batch_size.observe(len(live))
         self.metrics.observe_stages(stages)
         for job, result in zip(live, results, strict=True):
+            if job.abandoned(finished):
+                self.metrics.wasted_inferences.inc()
             waited = now - job.enqueued
             self.metrics.stage_seconds.labels("queue").observe(waited)
             job.resolve(JobOutcome(result, len(live), {"queue": waited, **stages}))

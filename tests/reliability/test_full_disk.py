@@ -86,3 +86,22 @@ def test_full_disk_gives_503_and_the_chain_survives(
     print(
         f"full disk: answers {dict(statuses)} (the last 200 after freeing space); records {report.records}"
     )
+
+
+def test_read_only_log_directory_is_refused_at_start(
+    small_disk: Path, generator_checkpoint: Path, parser_checkpoint: Path
+) -> None:
+    """A log directory that cannot be written at start: the service does not start (it
+    could record nothing), with a message naming the file. (A running log whose
+    filesystem turns read-only fails its appends like a full disk, above.)"""
+    from isegan.service.audit import AuditLogError
+    from isegan.service.metrics import ServiceMetrics
+    from isegan.service.state import ServiceState
+
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    settings = service_settings(generator_checkpoint, parser_checkpoint, small_disk / "audit.jsonl")
+    state = ServiceState(settings, ServiceMetrics())
+    with pytest.raises(AuditLogError, match=r"cannot open the audit log .*audit\.jsonl"):
+        state.start()
+    assert not state.ready
+    state.stop()
