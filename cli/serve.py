@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     from isegan.service.app import create_app
     from isegan.service.request_context import RequestIdLogFilter
+    from isegan.service.slow_clients import uvicorn_limits
 
     settings = settings_from_args(args)
     handler = logging.StreamHandler()
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,  # the service logs each request itself, with its id
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
         workers=1,  # one process: one copy of the model per device
+        **uvicorn_limits(settings),  # header/body/keep-alive time limits, connection cap
     )
     uvicorn.Server(config).run()
     return 0

@@ -59,6 +59,7 @@ from isegan.service.schemas import (
     VerifyResponse,
 )
 from isegan.service.settings import ServiceSettings
+from isegan.service.slow_clients import BodyTimeoutMiddleware
 from isegan.service.state import ServiceState
 from isegan.service.uploads import (
     check_sketch_content,
@@ -124,6 +125,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "X-Isegan-Provenance", "Retry-After"],
         )
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate
+    )
     app.add_middleware(ApiKeyMiddleware, key_digests=settings.api_key_sha256)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost

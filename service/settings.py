@@ -97,6 +97,25 @@ class ServiceSettings(BaseSettings):
     request_timeout_s: float = Field(
         60.0, gt=0, description="A request not finished within this gets a 504."
     )
+    header_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="Request headers must arrive within this many seconds of the connection "
+        "opening (or of the previous response): else 408 and the connection is closed.",
+    )
+    body_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="A request body may take this many seconds, plus one per body_min_rate "
+        "bytes received: slower is answered 408 (Apache mod_reqtimeout's body=20,MinRate=500).",
+    )
+    body_min_rate: int = Field(500, ge=1, description="Bytes per second that extend the body time.")
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="Close a kept-alive connection idle for this long."
+    )
+    max_connections: int = Field(
+        512, ge=1, description="Concurrent connections; requests beyond them get 503."
+    )
     shutdown_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
     )

@@ -35,11 +35,6 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", str(mount_point)], check=False)
 
 
-@pytest.fixture
-def sketch_bytes(cufs_dir: Path, test_ids: list[str]) -> bytes:
-    return (cufs_dir / "sketches" / f"{test_ids[0]}.png").read_bytes()
-
-
 def _synthesize(url: str, sketch: bytes) -> httpx.Response:
     files = {"sketch": ("sketch.png", sketch, "image/png")}
     return httpx.post(url + "/synthesize", files=files, timeout=60)

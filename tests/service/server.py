@@ -13,6 +13,7 @@ import uvicorn
 
 from isegan.service.app import create_app
 from isegan.service.settings import ServiceSettings
+from isegan.service.slow_clients import uvicorn_limits
 
 
 def wait_until_ready(
@@ -40,7 +41,13 @@ def running_server(settings: ServiceSettings, timeout: float = 120.0) -> Iterato
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        **uvicorn_limits(settings),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
