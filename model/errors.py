@@ -7,3 +7,8 @@ class WeightsError(ValueError):
 
 class CheckpointError(WeightsError):
     """An isegan checkpoint is corrupt, truncated, or its metadata is invalid."""
+
+
+class MissingComponentError(ValueError):
+    """An optional component (a package or a model file) that this call needs is not
+    installed; the message names what to install."""

@@ -28,7 +28,7 @@ from torch import nn
 
 from isegan.model.checkpoint import file_sha256
 from isegan.model.dlib_format import DlibFormatError, read_network
-from isegan.model.errors import WeightsError
+from isegan.model.errors import MissingComponentError, WeightsError
 from isegan.model.face_chips import CHIP_SIZE, cufs_chip_matrix, extract_chips
 from isegan.model.networks.face_resnet import DlibFaceResNet, dlib_layer_specs
 
@@ -141,7 +141,7 @@ def load_face_recognizer(
     (and go to) the cache when its SHA-256 matches."""
     source = Path(path) if path is not None else locate_packaged_model()
     if source is None:
-        raise WeightsError(INSTALL_HINT)
+        raise MissingComponentError(INSTALL_HINT)
     if not source.is_file():
         raise WeightsError(f"face-recognition model not found: {source}")
     digest = file_sha256(source)

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from isegan.model.errors import MissingComponentError
+
 INSTALL_HINT = (
-    "pseudo-labels need MediaPipe 0.10.14: pip install '.[labels]' && "
-    "pip install --no-deps mediapipe==0.10.14"
+    "face landmarks (alignment, pseudo-labels) need MediaPipe 0.10.14: "
+    "pip install 'isegan[labels]' && pip install --no-deps mediapipe==0.10.14"
 )
 
 # Ordered outlines on MediaPipe's canonical face mesh. "Right" is the subject's right,
@@ -51,8 +53,8 @@ MOUTH_CORNERS = (61, 291)
 def _import_mediapipe() -> Any:
     try:
         import mediapipe
-    except ImportError as error:
-        raise RuntimeError(INSTALL_HINT) from error
+    except ImportError:
+        raise MissingComponentError(INSTALL_HINT) from None
     return mediapipe
 
 
