@@ -36,6 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--ndf", type=int, help="discriminator base width (paper: 64)")
     parser.add_argument("--batch-size", type=int, help="per process (paper: 1)")
     parser.add_argument("--resume", type=Path, help="training-state.pt to continue from")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="generator checkpoint to start G1/G2 from (a run whose state is gone continues "
+        "from its last committed weights); discriminators and optimisers start fresh",
+    )
     parser.add_argument("--vgg19", type=Path, help="torchvision vgg19 state dict for L_per")
     parser.add_argument("--parser", type=Path, help="face parser weights (default: bundled)")
     parser.add_argument("--parser-backend", choices=PARSER_BACKENDS, help="kind of --parser file")
@@ -86,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
             torch.backends.cudnn.benchmark = True
         data = prepare_data(config, args.out, context)
         trainer = Trainer(config, args.out, context, data=data, progress=not args.no_progress)
+        if args.resume and args.init_from:
+            raise ValueError("--resume continues a run exactly; --init-from starts a new one")
+        if args.init_from:
+            trainer.init_generators(args.init_from)
+            logger.info("G1/G2 start from %s", args.init_from)
         if args.resume:
             trainer.load_state(args.resume)
             logger.info("resumed from %s at step %d", args.resume, trainer.step)

@@ -25,7 +25,7 @@ from isegan.model.checkpoint import (
     file_sha256,
     new_metadata_fields,
 )
-from isegan.model.generators import Generators, save_generators
+from isegan.model.generators import Generators, load_generators, save_generators
 from isegan.model.parsing import load_parser
 from isegan.model.pretrained import default_parser_path
 from isegan.training.config import TrainConfig
@@ -157,6 +157,7 @@ class Trainer:
         )
         self.step = 0
         self.seconds = 0.0
+        self.initialised_from: str | None = None
         self.fixed_batch = collate(
             [data.dataset.items[i] for i in range(min(4, len(data.dataset)))]
         )
@@ -186,6 +187,23 @@ class Trainer:
         torch.save(self.state_dict(), temporary)
         temporary.replace(path)
         return path
+
+    def init_generators(self, path: Path) -> None:
+        """Start G1 and G2 from a generator checkpoint's weights (fp16 files included):
+        the way a run continues from committed weights when its training state is gone.
+        Discriminators and optimisers start fresh; the architecture must match."""
+        loaded = load_generators(path)
+        if loaded.generators.config != self.config.model:
+            raise ValueError(
+                f"{path} has another architecture ({loaded.generators.config}) than this "
+                f"run ({self.config.model})"
+            )
+        source = loaded.generators.networks()
+        for name, network in self.gan.generators().networks().items():
+            network.load_state_dict({k: v.float() for k, v in source[name].state_dict().items()})
+        if self.ema is not None:
+            self.ema = GeneratorEMA(self.gan.generators(), self.config.ema_decay)
+        self.initialised_from = file_sha256(path)
 
     def load_state(self, path: Path) -> None:
         state = torch.load(path, map_location=self.context.device, weights_only=True)
@@ -224,6 +242,7 @@ class Trainer:
                 "seconds": round(self.seconds, 1),
                 "perceptual_loss": perceptual,
                 "perceptual_network": network,
+                "initialised_from": self.initialised_from,
                 "weights": f"EMA, decay {config.ema_decay}" if self.ema is not None else "raw",
                 "world_size": self.context.world_size,
                 "device": str(self.context.device),

@@ -112,3 +112,29 @@ def receptive_field(network: torch.nn.Module) -> int:
         field += (conv.kernel_size[0] - 1) * jump
         jump *= conv.stride[0]
     return field
+
+
+def test_init_from_a_committed_fp16_checkpoint(trainer_factory, tmp_path) -> None:
+    """A run whose state is gone continues from the committed weights: G1/G2 start from
+    the (fp16) checkpoint, and the new checkpoint names it."""
+    from isegan.model.checkpoint import GeneratorMetadata, file_sha256, read_checkpoint
+    from isegan.model.generators import load_generators, save_generators
+
+    first = trainer_factory(tmp_path / "first", "full", max_steps=2)
+    first.fit()
+    loaded = load_generators(tmp_path / "first" / "generator.safetensors")
+    half = tmp_path / "committed.safetensors"
+    save_generators(half, loaded.generators, loaded.metadata, dtype=torch.float16)
+    second = trainer_factory(tmp_path / "second", "full", max_steps=1)
+    second.init_generators(half)
+    for a, b in zip(
+        loaded.generators.stage1.parameters(), second.gan.stage1.parameters(), strict=True
+    ):
+        torch.testing.assert_close(b, a.half().float())
+    second.fit()
+    _, metadata = read_checkpoint(tmp_path / "second" / "generator.safetensors", GeneratorMetadata)
+    assert metadata.training is not None
+    assert metadata.training["initialised_from"] == file_sha256(half)
+    other = trainer_factory(tmp_path / "other", "full", max_steps=1, width=16)
+    with pytest.raises(ValueError, match="another architecture"):
+        other.init_generators(half)
