@@ -114,6 +114,13 @@ def main() -> None:
         "--identity", action="store_true", help="also measure with the identity losses on"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--project-epochs",
+        type=int,
+        default=700,
+        help="project the wall time of this many epochs (the paper trains 700)",
+    )
+    parser.add_argument("--pairs", type=int, default=168, help="training pairs per epoch")
     args = parser.parse_args()
     device = resolve_device(args.device)
     rows = [
@@ -132,6 +139,12 @@ def main() -> None:
         for b in args.batch_sizes
         for identity in ((False, True) if args.identity else (False,))
     ]
+    for row in rows:
+        steps = args.project_epochs * -(-args.pairs // int(row["batch_size"]))
+        row["images_per_second"] = round(int(row["batch_size"]) / float(row["seconds_per_step"]), 2)
+        row[f"projected_hours_{args.project_epochs}_epochs"] = round(
+            steps * float(row["seconds_per_step"]) / 3600, 1
+        )
     if args.json:
         print(json.dumps({"rows": rows, "threads": torch.get_num_threads()}, indent=2))
         return
