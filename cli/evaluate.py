@@ -7,14 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from isegan.cli.weights import add_parser_options, parser_weights
 from isegan.model.device import resolve_device
 from isegan.model.face_recognition import INSTALL_HINT, load_face_recognizer, locate_packaged_model
-from isegan.model.pipeline import FacePipeline
+from isegan.model.pipeline import FacePipeline, parse_sketches
 from isegan.training.evaluate import (
     MetricWeights,
     evaluation_grid,
     load_folder_pairs,
+    parsing_agreement,
     protocol,
     report_markdown,
     score,
@@ -130,10 +133,14 @@ def run(args: argparse.Namespace) -> int:
     rows: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {}
     sketch_outputs = None
+    photo_parsings = None
     for checkpoint in args.checkpoint:
         pipeline = FacePipeline.from_files(
             checkpoint, parser_weights(args), device=args.device, parser_backend=args.parser_backend
         )
+        if photo_parsings is None:  # the parser's maps of the real photos: P_int's target
+            photos = [Image.fromarray(folder.load_pair(i)[0]) for i in folder.ids]
+            photo_parsings = parse_sketches(pipeline.parser, photos, device=pipeline.device)
         name = checkpoint.parent.name if checkpoint.stem == "generator" else checkpoint.stem
         outputs = synthesise_split(pipeline, folder, out / name, batch_size=args.batch_size)
         evaluation_grid(outputs).save(out / name / "grid.png")
@@ -149,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
             "model_id": pipeline.model_id,
             "parser_id": pipeline.parser_id,
             "final": final,
+            "intermediate_parsing": parsing_agreement(outputs.intermediate_parsing, photo_parsings),
         }
+        final["p_int_miou"] = entry["intermediate_parsing"]["mean_iou"]
         if pipeline.two_stage:
             entry["stage1"] = score(
                 outputs.real,
@@ -174,8 +183,11 @@ def run(args: argparse.Namespace) -> int:
         ids=ids,
         gallery=gallery,
     )
+    assert photo_parsings is not None
+    sketch_agreement = parsing_agreement(sketch_outputs.sketch_parsing, photo_parsings)
+    baseline["p_int_miou"] = sketch_agreement["mean_iou"]  # P_s itself as P_int
     rows["sketch used as the photo"] = baseline
-    results["sketch_as_photo"] = {"final": baseline}
+    results["sketch_as_photo"] = {"final": baseline, "sketch_parsing": sketch_agreement}
     if not args.no_calibration:
         ladder = {}
         for rung, change in CALIBRATION_RUNGS:

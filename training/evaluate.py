@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from isegan.model.labels import parsing_to_image
+from isegan.model.labels import FACE_CLASS_NAMES, parsing_to_image
 from isegan.model.pipeline import FacePipeline
 from isegan.training.contact_sheet import contact_sheet, overlay
 from isegan.training.identity_eval import IdentityGallery
@@ -67,6 +67,7 @@ NLDA_COLUMNS = (
     ("nlda", "NLDA whole image (%)"),
     ("nlda_best", "NLDA best over dims (%)"),
     ("nlda_face", "NLDA face, standardised (%)"),
+    ("p_int_miou", "P_int mIoU vs P_p"),
 )
 #: The face region of the CUFS frame (left, top, right, bottom) for ``nlda_face``:
 #: brows to chin, cheek to cheek, no hair or backdrop.
@@ -266,6 +267,27 @@ def evaluation_grid(outputs: CheckpointOutputs, count: int = 6) -> Image.Image:
     return contact_sheet(rows, captions=captions)
 
 
+def parsing_agreement(
+    predicted: Sequence[np.ndarray], reference: Sequence[np.ndarray]
+) -> dict[str, Any]:
+    """IoU per class of class maps against reference maps, pooled over all images, and
+    their mean over the classes the references contain."""
+    per_class: dict[str, float | None] = {}
+    for index, name in enumerate(FACE_CLASS_NAMES):
+        intersection = sum(
+            int(np.sum((p == index) & (r == index)))
+            for p, r in zip(predicted, reference, strict=True)
+        )
+        union = sum(
+            int(np.sum((p == index) | (r == index)))
+            for p, r in zip(predicted, reference, strict=True)
+        )
+        present = any(np.any(r == index) for r in reference)
+        per_class[name] = intersection / union if union and present else None
+    values = [v for v in per_class.values() if v is not None]
+    return {"mean_iou": float(np.mean(values)) if values else None, "per_class_iou": per_class}
+
+
 def load_folder_pairs(
     real_dir: Path, fake_dir: Path
 ) -> tuple[list[str], list[Image.Image], list[Image.Image]]:
@@ -348,7 +370,10 @@ def identity_table(rows: dict[str, dict[str, Any]]) -> list[str]:
             "n/c" if identity.get(key) is None else f"{identity[key]:.3f}"
             for key, _ in IDENTITY_COLUMNS
         ]
-        cells += [_cell(metrics.get(key), "nlda") for key, _ in NLDA_COLUMNS]
+        cells += [
+            _cell(metrics.get(key), "nlda" if key.startswith("nlda") else key)
+            for key, _ in NLDA_COLUMNS
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     gallery = next((m["identity"]["gallery"] for m in rows.values() if m.get("identity")), None)
     lines += [
@@ -361,6 +386,8 @@ def identity_table(rows: dict[str, dict[str, Any]]) -> list[str]:
             else "n/c: no face-recognition network (pip install 'isegan[identity]', or "
             "--face-model FILE)."
         ),
+        "P_int mIoU vs P_p: the intermediate parsing against the parser's map of the real "
+        "photo (its training target), mean IoU over the classes; for the sketch row, P_s.",
     ]
     return lines
 

@@ -98,6 +98,9 @@ def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint
     assert itself["identity"]["rank1"] == 1.0 and itself["fsim"] == pytest.approx(1.0)
     assert len(ladder) >= 4 and "calibration: real photo, Gaussian blur radius 2" in report
     assert metrics["protocol"]["identity"]["recognizer"]["sha256"]
+    agreement = entry["intermediate_parsing"]
+    assert 0 <= agreement["mean_iou"] <= 1 and set(agreement["per_class_iou"]) >= {"skin", "hair"}
+    assert "P_int mIoU vs P_p" in report
 
 
 def test_eval_without_identity(six, tmp_path) -> None:

@@ -196,3 +196,17 @@ def test_fid_path_with_created_weights(tmp_path, cufs_dir, test_ids) -> None:
     torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(1)}, broken)
     with pytest.raises(WeightsError, match="does not fit"):
         build_fid_inception(broken)
+
+
+def test_parsing_agreement_pools_pixels_per_class() -> None:
+    from isegan.training.evaluate import parsing_agreement
+
+    reference = [np.array([[0, 1], [1, 7]]), np.array([[0, 0], [1, 1]])]
+    same = parsing_agreement(reference, reference)
+    assert same["mean_iou"] == 1.0 and same["per_class_iou"]["eyes"] is None  # absent
+    shifted = [np.array([[0, 1], [1, 1]]), np.array([[0, 0], [1, 1]])]
+    result = parsing_agreement(shifted, reference)
+    # skin: 4 common of 5 pixels; hair: 0 of 1; background: 3 of 3
+    assert result["per_class_iou"]["skin"] == pytest.approx(4 / 5)
+    assert result["per_class_iou"]["hair"] == 0.0
+    assert result["mean_iou"] == pytest.approx((1 + 0.8 + 0) / 3)
