@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     folder = PairFolder.open(args.data, args.split)
     gallery = _gallery(args, folder.root / "photos")
     ids = list(folder.ids)
+    # every image list of this split is scored the same way
+    score_split = partial(
+        score, weights=weights, nlda_repeats=args.nlda_repeats, ids=ids, gallery=gallery
+    )
     rows: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {}
     sketch_outputs = None
@@ -144,14 +149,7 @@ def run(args: argparse.Namespace) -> int:
         name = checkpoint.parent.name if checkpoint.stem == "generator" else checkpoint.stem
         outputs = synthesise_split(pipeline, folder, out / name, batch_size=args.batch_size)
         evaluation_grid(outputs).save(out / name / "grid.png")
-        final = score(
-            outputs.real,
-            outputs.final,
-            weights,
-            nlda_repeats=args.nlda_repeats,
-            ids=ids,
-            gallery=gallery,
-        )
+        final = score_split(outputs.real, outputs.final)
         entry: dict[str, Any] = {
             "model_id": pipeline.model_id,
             "parser_id": pipeline.parser_id,
@@ -160,14 +158,7 @@ def run(args: argparse.Namespace) -> int:
         }
         final["p_int_miou"] = entry["intermediate_parsing"]["mean_iou"]
         if pipeline.two_stage:
-            entry["stage1"] = score(
-                outputs.real,
-                outputs.stage1,
-                weights,
-                nlda_repeats=args.nlda_repeats,
-                ids=ids,
-                gallery=gallery,
-            )
+            entry["stage1"] = score_split(outputs.real, outputs.stage1)
             rows[f"{name} (stage-I output)"] = entry["stage1"]
             rows[f"{name} (stage-II output)"] = final
         else:
@@ -175,14 +166,7 @@ def run(args: argparse.Namespace) -> int:
         results[name] = entry
         sketch_outputs = outputs
     assert sketch_outputs is not None
-    baseline = score(
-        sketch_outputs.real,
-        sketch_outputs.sketches,
-        weights,
-        nlda_repeats=args.nlda_repeats,
-        ids=ids,
-        gallery=gallery,
-    )
+    baseline = score_split(sketch_outputs.real, sketch_outputs.sketches)
     assert photo_parsings is not None
     sketch_agreement = parsing_agreement(sketch_outputs.sketch_parsing, photo_parsings)
     baseline["p_int_miou"] = sketch_agreement["mean_iou"]  # P_s itself as P_int
@@ -191,13 +175,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_calibration:
         ladder = {}
         for rung, change in CALIBRATION_RUNGS:
-            ladder[rung] = score(
-                sketch_outputs.real,
-                [change(image) for image in sketch_outputs.real],
-                weights,
-                nlda_repeats=args.nlda_repeats,
-                ids=ids,
-                gallery=gallery,
+            ladder[rung] = score_split(
+                sketch_outputs.real, [change(image) for image in sketch_outputs.real]
             )
             rows[f"calibration: {rung}"] = ladder[rung]
         results["calibration"] = ladder
