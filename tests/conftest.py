@@ -7,6 +7,8 @@ by the test session and saved in the real on-disk format.
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,23 @@ def generator_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def parser_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised 8-class BiSeNet at width 8 (written by the test session)."""
     return write_parser_checkpoint(tmp_path_factory.mktemp("ckpt") / "parser.safetensors")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB tmpfs, for full-disk tests. Mounting needs root: elsewhere the test
+    skips with that reason, and under CI=true it fails (CI must run it)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must be able to mount a tmpfs (root): {mounted.stderr}")
+        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)

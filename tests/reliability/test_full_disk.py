@@ -17,24 +17,6 @@ from tests.service.conftest import service_settings
 from tests.service.server import running_server
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must be able to mount a tmpfs (root): {mounted.stderr}")
-        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
-
-
 def _synthesize(url: str, sketch: bytes) -> httpx.Response:
     files = {"sketch": ("sketch.png", sketch, "image/png")}
     return httpx.post(url + "/synthesize", files=files, timeout=60)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 from pathlib import Path
 
@@ -135,44 +133,31 @@ def test_a_failed_append_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     ]
 
 
-def test_a_full_filesystem_keeps_the_chain(tmp_path: Path) -> None:
+def test_a_full_filesystem_keeps_the_chain(small_disk: Path) -> None:
     """A real 64 KiB tmpfs as the log's directory: append until the disk is full, free
     space, append again; the chain verifies and holds every record that was accepted."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must be able to mount a tmpfs (root): {mounted.stderr}")
-        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
-    try:
-        filler = mount_point / "filler"
-        filler.write_bytes(b"f" * 16384)  # room to free later
-        log = AuditLog(mount_point / "audit.jsonl")
-        accepted = []
-        padding = "x" * 1500
-        for index in range(200):
-            try:
-                log.append({"request_id": f"r{index}", "padding": padding})
-            except AuditUnavailableError:
-                break
-            accepted.append(f"r{index}")
-        assert 10 < len(accepted) < 200 and not log.healthy
-        assert not log.probe()  # still full
-        filler.unlink()  # free space
-        assert log.probe() and log.healthy
-        log.append({"request_id": "after", "padding": padding})
-        accepted.append("after")
-        log.close()
-        report = verify_audit_log(mount_point / "audit.jsonl")
-        assert report.ok and report.records == len(accepted)
-        lines = (mount_point / "audit.jsonl").read_text().splitlines()
-        assert [json.loads(line)["request_id"] for line in lines] == accepted
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
+    filler = small_disk / "filler"
+    filler.write_bytes(b"f" * 16384)  # room to free later
+    log = AuditLog(small_disk / "audit.jsonl")
+    accepted = []
+    padding = "x" * 1500
+    for index in range(200):
+        try:
+            log.append({"request_id": f"r{index}", "padding": padding})
+        except AuditUnavailableError:
+            break
+        accepted.append(f"r{index}")
+    assert 10 < len(accepted) < 200 and not log.healthy
+    assert not log.probe()  # still full
+    filler.unlink()  # free space
+    assert log.probe() and log.healthy
+    log.append({"request_id": "after", "padding": padding})
+    accepted.append("after")
+    log.close()
+    report = verify_audit_log(small_disk / "audit.jsonl")
+    assert report.ok and report.records == len(accepted)
+    lines = (small_disk / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["request_id"] for line in lines] == accepted
 
 
 def test_probe_reports_an_unwritable_directory(tmp_path: Path) -> None:
