@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Equal-budget ablations of the training recipe: the `full` preset at the bundled model's
 # recipe (scripts/recipe.sh) for STEPS iterations, once as it is and once per change,
-# one factor at a time, plus `base` (pix2pix) at the same budget; then one `isegan eval`
+# one factor at a time, plus `base` (pix2pix) at the same budget and the `recommended`
+# preset (the chosen combination); then one `isegan eval`
 # of every finished run on the test split.
 #   scripts/ablate_recipe.sh [DATA_DIR] [RUNS_DIR]      (STEPS=600 by default)
 # Re-running skips finished runs and resumes an interrupted one from its last state
@@ -27,6 +28,7 @@ variants=(
     "spectral|full|--set discriminators.face.spectral_norm=true --set discriminators.parsing.spectral_norm=true --set discriminators.final.spectral_norm=true"
     "ps-crop|full|--set data.parsing_frame=crop"
     "base|base|"
+    "recommended|recommended|"
 )
 for entry in "${variants[@]}"; do
     IFS='|' read -r name preset extra <<<"$entry"

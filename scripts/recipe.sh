@@ -1,7 +1,19 @@
-# The training recipe of the bundled generator, shared by every script that must train at
-# the same budget (build_default_model.sh, build_ablations.sh). Source it; use the array.
+# Training recipes shared by every script that must train at the same budget. Source it;
+# use the arrays.
+#
+# RECIPE: the first bundled generator's (95 epochs = 3,990 iterations of the `full` preset;
+# build_ablations.sh and ablate_recipe.sh compare at its settings).
 EPOCHS=${EPOCHS:-95}
 RECIPE=(--epochs "$EPOCHS"
     --ngf 32 --ndf 32 --set model.generator.max_channel_multiplier=4 --batch-size 4
     --precision bf16 --channels-last --seed 0 --set optim.decay_second_half=true
     --set checkpoint_every=500 --no-progress)
+# BUNDLED_RECIPE: the current bundled generator's, the `recommended` preset at the same
+# width and batch for BUNDLED_STEPS iterations (286 epochs of the 168 training pairs),
+# with the learning rate decaying linearly to zero over the second half. Its `base`
+# (pix2pix) yardstick uses the same flags with --preset base.
+BUNDLED_STEPS=${BUNDLED_STEPS:-12012}
+BUNDLED_RECIPE=(--max-steps "$BUNDLED_STEPS"
+    --ngf 32 --ndf 32 --set model.generator.max_channel_multiplier=4 --batch-size 4
+    --precision bf16 --channels-last --seed 0 --set optim.decay_second_half=true
+    --set checkpoint_every=200 --set keep_every=1000 --set sample_every=1000 --no-progress)

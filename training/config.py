@@ -104,6 +104,10 @@ class TrainConfig(FrozenConfig):
     log_every: int = Field(10, ge=1)
     sample_every: int = Field(500, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
+    # Every this many steps, also keep a copy of the exported generator as
+    # OUT/generators/step-NNNNNNN.safetensors (0: never), so a long run can be scored
+    # along the way and an early step compared with equal-budget ablations.
+    keep_every: int = Field(0, ge=0)
     # Every this many steps, log the gradient norm of each weighted loss term on G1's
     # shared trunk (all but its two heads) and on G2 (0: never); costs extra backwards.
     grad_norm_every: int = Field(100, ge=0)
@@ -151,6 +155,15 @@ def _preset_overrides() -> dict[str, dict[str, Any]]:
                "discriminators": {"face_condition": ["sketch"]}},
         "stage1": {"model": {"stages": 1}},
         "full": {},
+        # The full model with the recipe fixes the equal-budget ablations chose (README,
+        # "Equal-budget ablations"): L_PM as a per-pixel RMS (mu raised to 40 so P_int
+        # keeps its eyes and brows), G2 reading cat(X, Y1), resize-then-convolve
+        # decoders (no checkerboard), L_id on dlib's descriptors, and an EMA export.
+        "recommended": {
+            "model": {"stage2_sees_sketch": True, "generator": {"upsample": "resize_conv"}},
+            "loss": {"pm_norm": "rms", "pm_weight": 40.0, "id_weight": 10.0},
+            "ema_decay": 0.999,
+        },
     }  # fmt: skip
 
 

@@ -381,3 +381,5 @@ class Trainer:
         if self.step % config.checkpoint_every == 0:
             self.save_state()
             self.export_generator()
+        if config.keep_every and self.step % config.keep_every == 0:
+            self.export_generator(self.out / "generators" / f"step-{self.step:07d}.safetensors")

@@ -142,3 +142,40 @@ def test_ema_weights_are_exported_and_resume_exactly(trainer_factory, tmp_path) 
     assert resumed.ema is not None
     for a, b in zip(average, resumed.ema.average.stage1.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_ema_decay_warms_up_so_early_averages_follow_the_weights() -> None:
+    """With a fixed decay of 0.999 the average after one step would still be 99.9 % the
+    random initial weights; the warm-up makes the first update mostly the new weights and
+    reaches the configured decay only after thousands of updates."""
+    from isegan.training.ema import GeneratorEMA
+
+    torch.manual_seed(0)
+    generators = build_generators(IseganConfig(generator=SMALL))
+    ema = GeneratorEMA(generators, 0.999)
+    initial = [p.detach().clone() for p in ema.average.stage1.parameters()]
+    with torch.no_grad():
+        for parameter in generators.stage1.parameters():
+            parameter.add_(1.0)
+    assert ema.current_decay() == pytest.approx(0.1)
+    ema.update(generators)
+    for before, now, raw in zip(
+        initial, ema.average.stage1.parameters(), generators.stage1.parameters(), strict=True
+    ):
+        torch.testing.assert_close(now, 0.1 * before + 0.9 * raw)
+    assert ema.updates == 1
+    ema.updates = 100_000
+    assert ema.current_decay() == pytest.approx(0.999)
+    # the count travels with the state, so a resumed run continues the same schedule
+    restored = GeneratorEMA(generators, 0.999)
+    restored.load_state_dict(ema.state_dict())
+    assert restored.updates == 100_000
+
+
+def test_keep_every_keeps_a_loadable_generator_per_interval(trainer_factory, tmp_path) -> None:
+    trainer = trainer_factory(tmp_path, "full", max_steps=2, overrides=("keep_every=1",))
+    trainer.fit()
+    kept = sorted((tmp_path / "generators").glob("*.safetensors"))
+    assert [p.name for p in kept] == ["step-0000001.safetensors", "step-0000002.safetensors"]
+    steps = [load_generators(p).metadata.training["steps"] for p in kept]
+    assert steps == [1, 2]

@@ -22,10 +22,24 @@ EXPECTED = {
         True,
     ),
 }
+EXPECTED["recommended"] = EXPECTED["full"]
 
 
 def test_presets_cover_table_2() -> None:
     assert set(PRESETS) == set(EXPECTED)
+
+
+def test_recommended_preset_is_full_with_the_chosen_recipe_fixes() -> None:
+    full, chosen = build_config("full"), build_config("recommended")
+    assert chosen.model.stage2_sees_sketch and chosen.model.generator.upsample == "resize_conv"
+    assert (chosen.loss.pm_norm, chosen.loss.pm_weight, chosen.loss.id_weight) == ("rms", 40, 10)
+    assert chosen.ema_decay == 0.999
+    # everything else is the paper's full model
+    assert chosen.discriminators == full.discriminators
+    assert (
+        chosen.loss.model_copy(update={"pm_norm": "l2", "pm_weight": 10.0, "id_weight": 0.0})
+        == full.loss
+    )
 
 
 @pytest.mark.parametrize("preset", sorted(EXPECTED))
