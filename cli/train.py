@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import get_args
 
 import torch
 
+from isegan.model.inference import Precision
 from isegan.model.parsing import PARSER_BACKENDS
 from isegan.training.config import PRESETS, build_config
 from isegan.training.distributed import setup, teardown
@@ -45,7 +47,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--vgg19", type=Path, help="torchvision vgg19 state dict for L_per")
     parser.add_argument("--parser", type=Path, help="face parser weights (default: bundled)")
     parser.add_argument("--parser-backend", choices=PARSER_BACKENDS, help="kind of --parser file")
-    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument(
+        "--precision",
+        choices=get_args(Precision),
+        help="auto: bf16 where the device runs it natively, fp16 on older GPUs, else fp32",
+    )
     parser.add_argument("--channels-last", action="store_true", default=None)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile")
     parser.add_argument("--workers", type=int, help="data loader worker processes")

@@ -15,5 +15,5 @@ RECIPE=(--epochs "$EPOCHS"
 BUNDLED_STEPS=${BUNDLED_STEPS:-12012}
 BUNDLED_RECIPE=(--max-steps "$BUNDLED_STEPS"
     --ngf 32 --ndf 32 --set model.generator.max_channel_multiplier=4 --batch-size 4
-    --precision bf16 --channels-last --seed 0 --set optim.decay_second_half=true
-    --set checkpoint_every=200 --set keep_every=1000 --set sample_every=1000 --no-progress)
+    --precision auto --channels-last --seed 0 --set optim.decay_second_half=true
+    --set checkpoint_every=200 --set keep_every=300 --set sample_every=1000 --no-progress)

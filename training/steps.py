@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from isegan.model.inference import autocast, resolve_precision
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
 from isegan.training.config import TrainConfig
@@ -43,12 +45,9 @@ class StepContext:
     face: IdentityPerceptual | None = None
     scaler: torch.amp.GradScaler | None = None
 
-    def autocast(self) -> contextlib.AbstractContextManager[None]:
-        precision = self.config.precision
-        if precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Mixed precision as inference runs it (the trainer resolved "auto" already)."""
+        return autocast(resolve_precision(self.config.precision, self.device), self.device)
 
 
 def set_requires_grad(networks: Sequence[nn.Module | None], flag: bool) -> None:

@@ -26,6 +26,7 @@ from isegan.model.checkpoint import (
     new_metadata_fields,
 )
 from isegan.model.generators import Generators, load_generators, save_generators
+from isegan.model.inference import resolve_precision
 from isegan.model.parsing import load_parser
 from isegan.model.pretrained import default_parser_path
 from isegan.training.config import TrainConfig
@@ -124,13 +125,17 @@ class Trainer:
         data: RunData,
         progress: bool = True,
     ) -> None:
+        device = context.device
+        # The checkpoint and the steps see the precision this device actually runs.
+        config = config.model_copy(
+            update={"precision": resolve_precision(config.precision, device)}
+        )
         self.config = config
         self.out = out
         self.context = context
         self.data = data
         self.progress = progress and context.is_main
         torch.manual_seed(config.seed)
-        device = context.device
         self.gan = TwoStageGAN(config).to(device)
         if config.channels_last:
             self.gan.to(memory_format=torch.channels_last)

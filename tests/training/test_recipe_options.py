@@ -179,3 +179,27 @@ def test_keep_every_keeps_a_loadable_generator_per_interval(trainer_factory, tmp
     assert [p.name for p in kept] == ["step-0000001.safetensors", "step-0000002.safetensors"]
     steps = [load_generators(p).metadata.training["steps"] for p in kept]
     assert steps == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("asked", "native", "runs"),
+    [
+        ("auto", False, "fp32"),
+        ("bf16", False, "fp32"),
+        ("auto", True, "bf16"),
+        ("fp32", True, "fp32"),
+    ],
+)
+def test_training_precision_resolves_to_what_the_device_runs(
+    asked, native, runs, trainer_factory, tmp_path, monkeypatch
+) -> None:
+    """bf16 on a CPU without native bf16 is emulated (16x slower than fp32 measured on an
+    AVX2 CPU), so the trainer runs fp32 there and records what it ran."""
+    import isegan.model.inference as inference
+
+    monkeypatch.setattr(inference, "native_bf16", lambda device: native)
+    trainer = trainer_factory(tmp_path, "full", max_steps=1, precision=asked)
+    assert trainer.config.precision == runs
+    trainer.fit()
+    recorded = load_generators(tmp_path / "generator.safetensors").metadata.training
+    assert recorded["precision"] == runs
