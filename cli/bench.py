@@ -203,7 +203,10 @@ def measure_path(
     )
     with PeakMemory(device) as memory:
         first, seconds = time_calls(
-            lambda: pipeline(next(batches)), device, warmup=max(args.warmup, 1), calls=args.calls
+            lambda: pipeline(next(batches), align="false"),
+            device,
+            warmup=max(args.warmup, 1),
+            calls=args.calls,
         )
     precision = pipeline.precision
     result = summarise(

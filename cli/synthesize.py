@@ -6,12 +6,14 @@ import argparse
 import mimetypes
 import os
 from pathlib import Path
+from typing import get_args
 
 from PIL import Image
 from tqdm import tqdm
 
 from isegan.cli.images import InputError, expand_inputs, output_stems, read_image
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
+from isegan.model.alignment import AlignMode
 from isegan.model.inference import PRECISIONS, InferenceOptions
 from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import FacePipeline, PipelineResult
@@ -51,9 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--align",
-        action="store_true",
-        help="first warp each sketch so its eyes sit where CUFS has them (needs MediaPipe); "
-        "also writes <name>.on-input.png, the photo warped back onto the input frame",
+        choices=get_args(AlignMode),
+        nargs="?",
+        const="true",
+        default="auto",
+        help="auto (default): warp each sketch that is not already CUFS-aligned so its face "
+        "sits where CUFS has it, and also write <name>.on-input.png, the photo warped back "
+        "onto the input; true: align every sketch; false: use the sketches as they are",
     )
     signing = parser.add_argument_group(
         "content credentials", "sign every output with a C2PA manifest (see `isegan keygen`)"
@@ -148,7 +154,7 @@ def _write_outputs(
         f"{stem}.png": ("photo", result.photo),
         f"{stem}.parsing.png": ("parsing", parsing_to_image(result.intermediate_parsing)),
     }
-    if args.align:
+    if result.warped:
         images[f"{stem}.on-input.png"] = ("photo_on_input", result.photo_on_input(sketch))
     if args.extras:
         images[f"{stem}.stage1.png"] = ("stage1_photo", result.stage1_photo)

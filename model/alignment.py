@@ -1,30 +1,65 @@
 """Face alignment to the CUFS frame: eyes where the training data has them.
 
-The model was trained on CUFS images (200x250, w x h) whose eyes sit at fixed positions.
-An arbitrary upload is detected with FaceMesh, and the similarity transform (rotation,
-uniform scale, shift) that puts its iris centres on the CUFS positions warps it into that
-frame. Results can be warped back onto the input. Inputs that are already CUFS-aligned
-are passed through untouched.
+The model was trained on CUFS images (200x250, w x h) whose faces sit at fixed positions.
+An arbitrary upload is detected, and the similarity transform (rotation, uniform scale,
+shift) that best puts its landmarks on the CUFS positions warps it into that frame.
+Results can be warped back onto the input. Inputs that are already CUFS-aligned are
+passed through untouched.
+
+Two landmark backends: dlib's frontal detector with its 5-point model (the default, in
+the default install; least squares over both eyes' corners and the nose) and MediaPipe
+FaceMesh's iris centres (optional, ``isegan[labels]``). ``scripts/measure_alignment.py``
+compares them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
 
+from isegan.model.face_chips import CUFS_FIVE_POINTS, similarity_transform
+from isegan.model.five_points import FivePointLandmarker
 from isegan.model.landmarks import LEFT_IRIS_CENTRE, RIGHT_IRIS_CENTRE, FaceLandmarker
 from isegan.model.preprocess import to_rgb
+
+LandmarkBackend = Literal["dlib", "mediapipe"]
+#: The ``align`` choice of the pipeline, the CLI and the API: "auto" aligns anything that
+#: is not already in the CUFS frame and leaves a supplied parsing map's frame alone.
+AlignMode = Literal["auto", "true", "false"]
 
 #: CUFS frame (width, height) and the mean iris centres (x, y) of its 288 photos and 288
 #: sketches as FaceMesh finds them (spread about 0.5 px), image-left eye first.
 CUFS_SIZE = (200, 250)
 CUFS_EYES = np.array([[74.80, 125.01], [125.11, 124.98]], dtype=np.float64)
+#: The same for dlib's 5-point model: the mid-points of each eye's two corners.
+CUFS_FIVE_POINT_EYES = np.stack([CUFS_FIVE_POINTS[2:4].mean(0), CUFS_FIVE_POINTS[0:2].mean(0)])
 
-# A CUFS-sized input whose eyes are this close to the template counts as already aligned
-# (FaceMesh's own scatter on CUFS images is about 0.5 px; 3 px is 6 % of the eye distance).
-ALIGNED_TOLERANCE_PX = 3.0
+# A CUFS-sized input whose eyes are this close to the template counts as already aligned.
+# FaceMesh's own scatter on CUFS images is about 0.5 px, so 3 px (6 % of the eye
+# distance) for it. dlib's eye centres scatter more: on the 288 bundled sketches the
+# largest coordinate deviation is 1.4 px in the median and 4.5 px at most (photos: 6.0),
+# so 6 px for it; every bundled image then passes through untouched.
+ALIGNED_TOLERANCE_PX: dict[LandmarkBackend, float] = {"mediapipe": 3.0, "dlib": 6.0}
+NO_FACE_HINT = "send an aligned 200x250 sketch, or align=false to use it as it is"
+
+
+def parse_align(value: bool | str | None) -> AlignMode:
+    """``True``/``False``/``"auto"`` and their spellings as one of the three modes."""
+    if value is None:
+        return "auto"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value.strip().lower()
+    if text in ("auto", ""):
+        return "auto"
+    if text in ("true", "1", "yes", "on"):
+        return "true"
+    if text in ("false", "0", "no", "off"):
+        return "false"
+    raise ValueError(f"align must be auto, true or false, got {value!r}")
 
 
 class NoFaceFoundError(ValueError):
@@ -81,32 +116,116 @@ def _warp(image: Image.Image, matrix: np.ndarray, size: tuple[int, int]) -> Imag
     return image.transform(size, Image.Transform.AFFINE, coefficients, Image.Resampling.BICUBIC)
 
 
-def eyes_match_template(eyes: np.ndarray, tolerance: float = ALIGNED_TOLERANCE_PX) -> bool:
+def eyes_match_template(
+    eyes: np.ndarray, tolerance: float = ALIGNED_TOLERANCE_PX["mediapipe"],
+    template: np.ndarray = CUFS_EYES,
+) -> bool:  # fmt: skip
     """Whether both eyes already sit within ``tolerance`` pixels of the CUFS positions."""
-    return bool(np.abs(eyes - CUFS_EYES).max() <= tolerance)
+    return bool(np.abs(eyes - template).max() <= tolerance)
 
 
-def align_face(image: Image.Image, landmarker: FaceLandmarker) -> Alignment:
-    """Warp ``image`` so its eyes land on the CUFS positions; raise if no face is found."""
+@dataclass(frozen=True)
+class FoundFace:
+    """Landmarks found in an image and where they belong in the CUFS frame."""
+
+    backend: LandmarkBackend
+    points: np.ndarray  # (N, 2) in the image
+    template: np.ndarray  # (N, 2) in the CUFS frame
+    eyes: np.ndarray  # (2, 2) eye centres in the image, image-left first
+    template_eyes: np.ndarray  # (2, 2) the same in the CUFS frame
+
+
+Landmarker = FivePointLandmarker | FaceLandmarker
+
+
+def find_face(rgb: np.ndarray, landmarker: Landmarker) -> FoundFace | None:
+    """The landmarks ``landmarker`` finds in ``rgb`` (H, W, 3 uint8), or None."""
+    if isinstance(landmarker, FivePointLandmarker):
+        points = landmarker.points(rgb)
+        if points is None:
+            return None
+        eyes = np.stack([points[2:4].mean(0), points[0:2].mean(0)])
+        return FoundFace("dlib", points, CUFS_FIVE_POINTS, eyes, CUFS_FIVE_POINT_EYES)
+    mesh = landmarker.landmarks(rgb)
+    if mesh is None:
+        return None
+    eyes = mesh[[RIGHT_IRIS_CENTRE, LEFT_IRIS_CENTRE]].astype(np.float64)
+    return FoundFace("mediapipe", eyes, CUFS_EYES, eyes, CUFS_EYES)
+
+
+def align_face(image: Image.Image, landmarker: Landmarker) -> Alignment:
+    """Warp ``image`` so its face lands on the CUFS positions; raise if no face is found."""
     rgb = to_rgb(image)
-    points = landmarker.landmarks(np.asarray(rgb))
-    if points is None:
-        raise NoFaceFoundError("no face found in the image; alignment needs a visible face")
-    eyes = points[[RIGHT_IRIS_CENTRE, LEFT_IRIS_CENTRE]].astype(np.float64)
-    if rgb.size == CUFS_SIZE and eyes_match_template(eyes):
-        return Alignment(rgb, np.eye(2, 3), rgb.size, True, eyes)
-    matrix = similarity_from_eyes(eyes)
+    found = find_face(np.asarray(rgb), landmarker)
+    if found is None:
+        raise NoFaceFoundError(f"no face found in the image; {NO_FACE_HINT}")
+    tolerance = ALIGNED_TOLERANCE_PX[found.backend]
+    if rgb.size == CUFS_SIZE and eyes_match_template(found.eyes, tolerance, found.template_eyes):
+        return Alignment(rgb, np.eye(2, 3), rgb.size, True, found.eyes)
+    matrix = similarity_transform(found.points, found.template)
+    if not np.isfinite(matrix).all() or abs(np.linalg.det(matrix[:, :2])) < 1e-9:
+        raise NoFaceFoundError(f"the detected landmarks coincide; {NO_FACE_HINT}")
     aligned = _warp_replicate(rgb, matrix)
-    return Alignment(aligned, matrix, rgb.size, False, eyes)
+    # One refinement: the landmarks found again in the aligned frame, at the scale the
+    # template was measured at, correct what the first fit got wrong at the input's scale.
+    again = find_face(np.asarray(aligned), landmarker)
+    if again is not None:
+        correction = similarity_transform(again.points, again.template)
+        if np.isfinite(correction).all() and abs(np.linalg.det(correction[:, :2])) > 1e-9:
+            matrix = _compose(correction, matrix)
+            aligned = _warp_replicate(rgb, matrix)
+    return Alignment(aligned, matrix, rgb.size, False, found.eyes)
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 map that applies ``inner`` and then ``outer``."""
+    full = np.vstack([outer, [0.0, 0.0, 1.0]]) @ np.vstack([inner, [0.0, 0.0, 1.0]])
+    return full[:2]
 
 
 def _warp_replicate(rgb: Image.Image, matrix: np.ndarray) -> Image.Image:
     """Warp into the CUFS frame; areas outside the input repeat its border pixels (as the
-    canvas padding does) instead of turning black."""
+    canvas padding does) instead of turning black.
+
+    A large input (a scan, a phone photo of a drawing) is first shrunk with a Lanczos
+    filter to the warp's scale, so the affine resampling, which does not filter, does not
+    alias; and only the border the CUFS frame actually reaches is padded."""
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 1:
+        width, height = rgb.size
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+        matrix = matrix.copy()
+        matrix[:, :2] = matrix[:, :2] @ np.diag([width / size[0], height / size[1]])
     width, height = rgb.size
-    pad = max(width, height)
-    array = np.asarray(rgb)
-    padded = np.pad(array, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    # Where the CUFS frame's corners come from in the input, and how far outside it that is.
+    corners = np.array([[0, 0], [CUFS_SIZE[0], 0], [0, CUFS_SIZE[1]], list(CUFS_SIZE)], float)
+    inverse = _invert(matrix)
+    sources = corners @ inverse[:, :2].T + inverse[:, 2]
+    low = np.ceil(np.maximum(0, -sources.min(0))).astype(int) + 2
+    high = np.ceil(np.maximum(0, sources.max(0) - [width, height])).astype(int) + 2
+    padded = np.pad(np.asarray(rgb), ((low[1], high[1]), (low[0], high[0]), (0, 0)), mode="edge")
     shifted = matrix.copy()
-    shifted[:, 2] -= shifted[:, :2] @ np.array([pad, pad], dtype=np.float64)
+    shifted[:, 2] -= shifted[:, :2] @ low.astype(np.float64)
     return _warp(Image.fromarray(padded), shifted, CUFS_SIZE)
+
+
+def place_on_page(
+    image: Image.Image, rng: np.random.Generator, page_size: tuple[int, int] = (520, 640)
+) -> tuple[Image.Image, np.ndarray]:
+    """A CUFS-frame image as a scan or photo of a drawing shows it: turned by up to 12
+    degrees either way, scaled 0.75-1.35x and shifted on a larger white page. Returns the
+    page and the 2x3 map from CUFS-frame to page pixels. For tests and measurements."""
+    angle = np.deg2rad(rng.uniform(-12, 12))
+    scale = rng.uniform(0.75, 1.35)
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array(CUFS_SIZE, dtype=np.float64) / 2
+    room = (np.array(page_size) - scale * np.hypot(*CUFS_SIZE)) / 2
+    target = np.array(page_size) / 2 + rng.uniform(-1, 1, 2) * np.maximum(room, 0)
+    matrix = np.hstack([rotation, (target - rotation @ centre)[:, None]])
+    inverse = _invert(matrix)
+    page = to_rgb(image).transform(
+        page_size, Image.Transform.AFFINE, tuple(inverse.reshape(-1).tolist()),
+        Image.Resampling.BICUBIC, fillcolor=(255, 255, 255),
+    )  # fmt: skip
+    return page, matrix

@@ -18,9 +18,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from isegan.model.alignment import Alignment, align_face
+from isegan.model.alignment import (
+    Alignment,
+    AlignMode,
+    LandmarkBackend,
+    Landmarker,
+    align_face,
+    parse_align,
+)
 from isegan.model.checkpoint import GeneratorMetadata, file_sha256
 from isegan.model.device import resolve_device
+from isegan.model.five_points import FivePointLandmarker
 from isegan.model.generators import Generators, load_generators
 from isegan.model.inference import (
     InferenceOptions,
@@ -31,7 +39,6 @@ from isegan.model.inference import (
     resolve_precision,
 )
 from isegan.model.labels import NUM_FACE_CLASSES
-from isegan.model.landmarks import FaceLandmarker
 from isegan.model.parsing import FaceParser, ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
 
@@ -45,7 +52,12 @@ class PipelineResult:
     stage1_photo: Image.Image  # Y1
     intermediate_parsing: np.ndarray  # argmax of P_int, (H, W) uint8 class indices
     sketch_parsing: np.ndarray  # argmax of P_s, (H, W) uint8 class indices
-    alignment: Alignment | None = None  # set when the sketch was aligned
+    alignment: Alignment | None = None  # set when alignment looked at the sketch
+
+    @property
+    def warped(self) -> bool:
+        """Whether the networks saw a warped copy (not an already-aligned original)."""
+        return self.alignment is not None and not self.alignment.identity
 
     def photo_on_input(self, sketch: Image.Image) -> Image.Image:
         """The photo in the input's own frame: warped back when the sketch was aligned."""
@@ -80,10 +92,12 @@ class FacePipeline:
         parser_id: str = "",
         metadata: GeneratorMetadata | None = None,
         options: InferenceOptions | None = None,
+        landmarks: LandmarkBackend = "dlib",
     ) -> None:
         """``options`` default to the eager fp32 reference; the networks are prepared
         for them in place (BatchNorm folded, layout changed), so pass networks the
-        pipeline may own."""
+        pipeline may own. ``landmarks`` chooses alignment's landmark backend."""
+        self.landmarks: LandmarkBackend = landmarks
         self.device = device
         self.options = options or InferenceOptions.reference()
         self.precision = resolve_precision(self.options.precision, device)
@@ -108,12 +122,17 @@ class FacePipeline:
         self.parser_id = parser_id
         self.metadata = metadata
         self.last_timings = StageTimings()
-        self._landmarker: FaceLandmarker | None = None
+        self._landmarker: Landmarker | None = None
 
-    def _aligner(self) -> FaceLandmarker:
-        """FaceMesh is loaded on first use: only aligned requests need it."""
+    def _aligner(self) -> Landmarker:
+        """The landmarker is loaded on first use: only aligned requests need it."""
         if self._landmarker is None:
-            self._landmarker = FaceLandmarker()
+            if self.landmarks == "mediapipe":
+                from isegan.model.landmarks import FaceLandmarker
+
+                self._landmarker = FaceLandmarker()
+            else:
+                self._landmarker = FivePointLandmarker()
         return self._landmarker
 
     @classmethod
@@ -160,29 +179,41 @@ class FacePipeline:
         self,
         sketches: Sequence[Image.Image],
         *,
-        align: bool = False,
+        align: AlignMode | bool = "auto",
         sketch_parsings: Sequence[np.ndarray | None] | None = None,
     ) -> list[PipelineResult]:
-        """Run every stage once for the whole batch. With ``align=True`` each sketch is
-        first warped to the CUFS frame (a :class:`NoFaceFoundError` if it has no face).
+        """Run every stage once for the whole batch.
+
+        ``align``: ``"auto"`` (the default) warps each sketch to the CUFS frame unless it
+        is already there (then it passes through untouched) or comes with its own parsing
+        map (which pins its frame); ``"true"`` aligns every sketch; ``"false"`` none.
+        A sketch alignment looks at but finds no face in is a :class:`NoFaceFoundError`.
 
         ``sketch_parsings`` may give, per sketch, an (H, W) class map at the sketch's size
         that replaces the parser's P_s: an examiner's corrected parsing. It cannot be
-        combined with alignment (the map is in the input's frame, not the aligned one).
+        combined with ``align="true"`` (the map is in the input's frame, not the aligned
+        one).
         """
         if not sketches:
             return []
+        mode = parse_align(align)
         overrides = list(sketch_parsings) if sketch_parsings is not None else []
         if overrides and len(overrides) != len(sketches):
             raise ValueError(f"{len(overrides)} parsing maps for {len(sketches)} sketches")
-        if align and any(o is not None for o in overrides):
+        if mode == "true" and any(o is not None for o in overrides):
             raise ValueError("a supplied sketch parsing cannot be combined with alignment")
         timings = StageTimings()
         alignments: list[Alignment | None] = [None] * len(sketches)
-        if align:
+        if mode != "false":
             started = time.perf_counter()
-            alignments = [align_face(s, self._aligner()) for s in sketches]
-            sketches = [a.image for a in alignments if a is not None]
+            pinned = [i < len(overrides) and overrides[i] is not None for i in range(len(sketches))]
+            alignments = [
+                None if pin else align_face(s, self._aligner())
+                for s, pin in zip(sketches, pinned, strict=True)
+            ]
+            sketches = [
+                s if a is None else a.image for s, a in zip(sketches, alignments, strict=True)
+            ]
             timings.extra["align"] = time.perf_counter() - started
         started = time.perf_counter()
         canvases, placements = zip(*(self.preprocess.to_canvas(s) for s in sketches), strict=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,8 @@ from fastapi_offline import FastAPIOffline
 from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from isegan.model.alignment import NoFaceFoundError
+from isegan.model.alignment import AlignMode, NoFaceFoundError
+from isegan.model.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
 from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import PipelineResult
 from isegan.service.audit import AuditLog, AuditUnavailableError
@@ -51,6 +53,8 @@ from isegan.service.schemas import (
     DEFAULT_OUTPUTS,
     LABELS,
     OUTPUT_NAMES,
+    OUTPUTS_MAX_LENGTH,
+    OUTPUTS_PATTERN,
     ContentCredentialsInfo,
     EncodedImage,
     Health,
@@ -73,6 +77,9 @@ from isegan.service.worker import JobOutcome, QueueFullError, WorkerStoppedError
 logger = logging.getLogger(__name__)
 #: Seconds a client should wait before retrying while the audit log cannot be written.
 AUDIT_RETRY_AFTER_S = 5
+#: The outputs grammar as the schema states it (align and format are enums), so clients
+#: and fuzzers send what can succeed; upload sizes are added by _state_upload_limits.
+OUTPUTS_SCHEMA = {"pattern": OUTPUTS_PATTERN, "maxLength": OUTPUTS_MAX_LENGTH}
 
 API_DESCRIPTION = """
 Turns a face sketch into a photo with ISEGAN and returns the intermediate parsing map.
@@ -221,7 +228,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         responses=_problem_responses(400, 413, 415, 422),
     )
     async def verify(
-        image: Annotated[UploadFile, File(description="An image to check (PNG, JPEG, ...).")],
+        image: Annotated[
+            UploadFile,
+            File(
+                description="An image to check (PNG, JPEG, BMP, TIFF or WebP).",
+            ),
+        ],
     ) -> VerifyResponse:
         """Check an image's C2PA Content Credentials: signature, hash binding, and trust
         (the configured anchors, else this service's own root)."""
@@ -244,12 +256,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     async def synthesize(
         request: Request,
-        sketch: Annotated[UploadFile, File(description="The face sketch (PNG, JPEG, ...).")],
+        sketch: Annotated[
+            UploadFile,
+            File(
+                description="The face sketch (PNG, JPEG, BMP, TIFF or WebP).",
+            ),
+        ],
         parsing: Annotated[
             UploadFile | None,
             File(
                 description="Optional corrected sketch parsing: a palette or greyscale PNG of "
-                "label indices 0-7, the sketch's size. Replaces the automatic P_s."
+                "label indices 0-7, the sketch's size. Replaces the automatic P_s.",
             ),
         ] = None,
         outputs_form: Annotated[
@@ -258,40 +275,51 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 alias="outputs",
                 description="Comma-separated: photo, parsing, stage1_photo, sketch_parsing.",
                 examples=["photo,parsing"],
+                json_schema_extra=OUTPUTS_SCHEMA,
             ),
         ] = None,
         format_form: Annotated[OutputFormat | None, Form(alias="format")] = None,
-        align_form: Annotated[bool | None, Form(alias="align")] = None,
-        outputs_query: Annotated[str | None, Query(alias="outputs")] = None,
+        align_form: Annotated[
+            AlignMode | None,
+            Form(
+                alias="align",
+                description="auto (default): align the face to the CUFS frame unless the "
+                "sketch is already there or comes with a parsing map; true: always; false: "
+                "never.",
+            ),
+        ] = None,
+        outputs_query: Annotated[
+            str | None, Query(alias="outputs", json_schema_extra=OUTPUTS_SCHEMA)
+        ] = None,
         format_query: Annotated[OutputFormat | None, Query(alias="format")] = None,
-        align_query: Annotated[bool | None, Query(alias="align")] = None,
+        align_query: Annotated[AlignMode | None, Query(alias="align")] = None,
     ) -> Response:
         """Sketch in; photo (Y2), intermediate parsing (P_int) and provenance out.
 
         Options may come as query parameters or form fields (not both at once).
-        `align=true` first warps the sketch so the eyes sit where CUFS has them.
+        With `align=auto` (the default) a sketch that is not already CUFS-aligned is first
+        warped so the face sits where CUFS has it; a sketch with no face found is a 422.
         """
         received = time.perf_counter()
         pipeline = _pipeline(state)
         assert state.worker is not None
         outputs = _parse_outputs(_one("outputs", outputs_form, outputs_query))
         fmt: OutputFormat = _one("format", format_form, format_query) or "png"
-        align = bool(_one("align", align_form, align_query))
+        align: AlignMode = _one("align", align_form, align_query) or "auto"
         representation = negotiate(request.headers.get("accept"), fmt)
         as_image = representation != "json"
         if representation != "json":
             fmt = representation
-        if align and parsing is not None:
+        if align == "true" and parsing is not None:
             raise ProblemError(
                 422, "invalid-options", "Invalid options",
                 "a supplied parsing map is in the sketch's frame and cannot be combined "
                 "with align=true",
             )  # fmt: skip
-        if align and not state.alignment_available:
+        if align != "false" and not state.alignment_available:
             raise ProblemError(
                 422, "alignment-unavailable", "Alignment unavailable",
-                "this server has no face landmarker (MediaPipe) installed; send an aligned "
-                "sketch with align=false",
+                f"{ALIGNMENT_INSTALL_HINT}; or send an aligned sketch with align=false",
             )  # fmt: skip
 
         sketch_bytes = await sketch.read()
@@ -376,7 +404,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             },
             labels=LABELS,
             content_credentials=credentials,
-            aligned=align,
+            aligned=outcome.result.warped,
             batch_size=outcome.batch_size,
             timings_ms={name: round(seconds * 1000, 3) for name, seconds in timings.items()},
             provenance=record,
@@ -385,9 +413,29 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     if settings.web_ui:
         mount_web_ui(app)
+    _state_upload_limits(app, settings.max_upload_bytes)
     if settings.api_key_sha256:
         _declare_api_keys(app)
     return app
+
+
+def _state_upload_limits(app: FastAPI, max_bytes: int) -> None:
+    """Every uploaded file in the schema gets this service's byte limit as maxLength."""
+    build_schema = app.openapi
+
+    def openapi_with_limits() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build_schema()
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            for field in component.get("properties", {}).values():
+                for option in [field, *field.get("anyOf", [])]:
+                    if option.get("format") == "binary" or "contentMediaType" in option:
+                        option["maxLength"] = max_bytes
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi_with_limits  # type: ignore[method-assign]
 
 
 def _declare_api_keys(app: FastAPI) -> None:
@@ -436,15 +484,13 @@ def _one(name: str, form: Any, query: Any) -> Any:
 def _parse_outputs(text: str | None) -> tuple[str, ...]:
     if text is None:
         return DEFAULT_OUTPUTS
-    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [name for name in names if name not in OUTPUT_NAMES]
-    if unknown or not names:
+    if len(text) > OUTPUTS_MAX_LENGTH or not re.fullmatch(OUTPUTS_PATTERN, text):
         raise ProblemError(
             422, "invalid-options", "Invalid options",
             f"outputs must be a comma-separated subset of {', '.join(OUTPUT_NAMES)}; "
-            f"got {text!r}",
+            f"got {text[:OUTPUTS_MAX_LENGTH]!r}",
         )  # fmt: skip
-    return names
+    return tuple(dict.fromkeys(part.strip(" \t") for part in text.split(",")))
 
 
 def _decode_inputs(
@@ -461,7 +507,7 @@ def _decode_inputs(
 async def _run(
     state: ServiceState,
     image: Image.Image,
-    align: bool,
+    align: AlignMode,
     class_map: np.ndarray | None,
     settings: ServiceSettings,
     received: float,
@@ -551,7 +597,7 @@ def _encode_outputs(
             images[name] = parsing_to_image(result.intermediate_parsing)
         elif name == "sketch_parsing":
             images[name] = parsing_to_image(result.sketch_parsing)
-    if result.alignment is not None and "photo" in names:
+    if result.warped and "photo" in names:
         images["photo_on_input"] = result.photo_on_input(sketch)
     encoded = {}
     for name, image in images.items():

@@ -48,7 +48,7 @@ class SynthesisResult:
 def _request_parts(
     sketch: Path | bytes,
     outputs: Sequence[str] | None,
-    align: bool,
+    align: bool | str,
     parsing: Path | bytes | None,
     output_format: str | None,
 ) -> tuple[dict[str, tuple[str, bytes]], dict[str, str]]:
@@ -60,7 +60,7 @@ def _request_parts(
     files = {"sketch": read(sketch, "sketch")}
     if parsing is not None:
         files["parsing"] = read(parsing, "parsing.png")
-    data = {"align": "true" if align else "false"}
+    data = {"align": align if isinstance(align, str) else str(align).lower()}
     if outputs:
         data["outputs"] = ",".join(outputs)
     if output_format:
@@ -117,7 +117,7 @@ class IseganClient:
         sketch: Path | bytes,
         *,
         outputs: Sequence[str] | None = None,
-        align: bool = False,
+        align: bool | str = "auto",
         parsing: Path | bytes | None = None,
         output_format: str | None = None,
     ) -> SynthesisResult:
@@ -165,7 +165,7 @@ class AsyncIseganClient:
         sketch: Path | bytes,
         *,
         outputs: Sequence[str] | None = None,
-        align: bool = False,
+        align: bool | str = "auto",
         parsing: Path | bytes | None = None,
         output_format: str | None = None,
     ) -> SynthesisResult:

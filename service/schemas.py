@@ -12,6 +12,12 @@ from isegan.service.provenance import ProvenanceRecord
 OutputName = Literal["photo", "parsing", "stage1_photo", "sketch_parsing"]
 OUTPUT_NAMES: tuple[OutputName, ...] = ("photo", "parsing", "stage1_photo", "sketch_parsing")
 DEFAULT_OUTPUTS: tuple[OutputName, ...] = ("photo", "parsing")
+_ONE_OUTPUT = "(?:" + "|".join(OUTPUT_NAMES) + ")"
+#: The ``outputs`` option: output names separated by commas, blanks allowed around them.
+#: The OpenAPI schema publishes this pattern and the route validates with it, so the
+#: schema is exactly as strict as the service.
+OUTPUTS_PATTERN = rf"^[ \t]*{_ONE_OUTPUT}[ \t]*(?:,[ \t]*{_ONE_OUTPUT}[ \t]*)*$"
+OUTPUTS_MAX_LENGTH = 200
 
 
 class EncodedImage(BaseModel):
@@ -81,14 +87,18 @@ class SynthesisResponse(BaseModel):
     parser_id: str
     images: dict[str, EncodedImage] = Field(
         description="photo (Y2), parsing (P_int), stage1_photo (Y1), sketch_parsing (P_s) as "
-        "requested; photo_on_input too when the sketch was aligned. Parsing maps are "
+        "requested; photo_on_input too when the sketch was warped (aligned). Parsing maps are "
         "palette PNGs whose pixel values are label indices."
     )
     labels: list[Label]
     content_credentials: Literal["signed", "unsigned"] = Field(
         description="Whether each image carries a signed C2PA manifest (a key is configured)."
     )
-    aligned: bool
+    aligned: bool = Field(
+        description="Whether the networks saw a warped copy of the sketch (align found it "
+        "outside the CUFS frame); the photo is then in the CUFS frame and photo_on_input "
+        "is in the sketch's."
+    )
     batch_size: int = Field(description="Sketches in the forward pass this one ran in.")
     timings_ms: dict[str, float] = Field(
         description="decode, queue, align, parse, stage1, stage2, postprocess, encode, sign, "

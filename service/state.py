@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from isegan.model.checkpoint import file_sha256
-from isegan.model.errors import WeightsError
+from isegan.model.errors import MissingComponentError, WeightsError
+from isegan.model.five_points import locate_five_point_model
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.version import code_version
@@ -46,7 +47,14 @@ class ServiceState:
 
     @property
     def alignment_available(self) -> bool:
-        return importlib.util.find_spec("mediapipe") is not None
+        """dlib and its 5-point model, which alignment needs, are installed."""
+        if importlib.util.find_spec("dlib") is None:
+            return False
+        try:
+            locate_five_point_model()
+        except MissingComponentError:
+            return False
+        return True
 
     def start(self) -> None:
         """Load the model, start the worker, run one warm-up inference, open the audit
@@ -120,7 +128,7 @@ class ServiceState:
         for size in sizes:
             started = time.perf_counter()
             try:
-                pipeline([blank] * size)
+                pipeline([blank] * size, align="false")
             except Exception as error:
                 if not pipeline.options.compile:
                     raise

@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from isegan.model.alignment import AlignMode
 from isegan.model.pipeline import PipelineResult
 from isegan.service.metrics import ServiceMetrics
 
@@ -58,14 +59,14 @@ class JobOutcome:
 @dataclass
 class Job:
     sketch: Image.Image
-    align: bool
+    align: AlignMode
     sketch_parsing: np.ndarray | None
     deadline: float  # time.monotonic() after which nobody wants the answer
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[JobOutcome]
     enqueued: float = field(default_factory=time.monotonic)
 
-    def batch_key(self) -> bool:
+    def batch_key(self) -> AlignMode:
         return self.align
 
     def abandoned(self, now: float) -> bool:
@@ -91,7 +92,7 @@ class SketchPipeline(Protocol):
         self,
         sketches: Sequence[Image.Image],
         *,
-        align: bool = ...,
+        align: AlignMode | bool = ...,
         sketch_parsings: Sequence[np.ndarray | None] | None = ...,
     ) -> list[PipelineResult]: ...
 
@@ -152,7 +153,7 @@ class InferenceWorker:
         self,
         sketch: Image.Image,
         *,
-        align: bool,
+        align: AlignMode,
         sketch_parsing: np.ndarray | None,
         timeout_s: float,
     ) -> JobOutcome:

@@ -234,7 +234,7 @@ def synthesise_split(
         pairs = [folder.load_pair(pair_id) for pair_id in ids]
         sketches = [Image.fromarray(sketch) for _, sketch in pairs]
         for pair_id, (photo, _), sketch, result in zip(
-            ids, pairs, sketches, pipeline(sketches), strict=True
+            ids, pairs, sketches, pipeline(sketches, align="false"), strict=True
         ):
             result.photo.save(out / "photos" / f"{pair_id}.png")
             result.stage1_photo.save(out / "stage1" / f"{pair_id}.png")

@@ -108,8 +108,8 @@
     body.append("outputs", OUTPUTS);
     if (parsingFile) {
       body.append("parsing", parsingFile, parsingFile.name || "parsing.png");
-    } else if ($("align-input").checked) {
-      body.append("align", "true");
+    } else {
+      body.append("align", $("align-input").value);
     }
     setBusy(true, parsingFile ? "Running again with your parsing map…" : "Synthesising…");
     let response;

@@ -103,7 +103,8 @@ def test_examiner_turns_a_sketch_into_a_photo_from_the_keyboard(
     # Keyboard only: focus the file control, open it with Space, then submit with Enter.
     page.locator("#sketch-input").focus()
     open_file_chooser_with_space(page).set_files(str(sketch))
-    page.keyboard.press("Tab")  # the align checkbox
+    page.keyboard.press("Tab")  # the alignment choice (automatic by default)
+    assert page.evaluate("document.activeElement.value") == "auto"
     page.keyboard.press("Tab")  # the Synthesise button
     assert page.evaluate("document.activeElement.id") == "synthesize-button"
     page.keyboard.press("Enter")

@@ -19,7 +19,7 @@ def pipeline(generator_checkpoint, parser_checkpoint) -> FacePipeline:
 
 def test_outputs_have_the_input_sizes(pipeline, cufs_sketches) -> None:
     odd = cufs_sketches[1].convert("L").resize((271, 333))
-    results = pipeline([*cufs_sketches, odd])
+    results = pipeline([*cufs_sketches, odd], align="false")
     assert len(results) == 4
     for sketch, result in zip([*cufs_sketches, odd], results, strict=True):
         assert result.photo.size == sketch.size and result.photo.mode == "RGB"
@@ -78,7 +78,7 @@ def test_grey_and_rgba_inputs(pipeline) -> None:
     grey = Image.new("L", (200, 250), 200)
     rgba = Image.new("RGBA", (200, 250), (0, 0, 0, 0))  # fully transparent -> white paper
     white = Image.new("RGB", (200, 250), (255, 255, 255))
-    results = pipeline([grey, rgba, white])
+    results = pipeline([grey, rgba, white], align="false")
     assert all(r.photo.size == (200, 250) for r in results)
     assert np.array_equal(np.asarray(results[1].photo), np.asarray(results[2].photo))
 

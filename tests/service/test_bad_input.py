@@ -143,7 +143,8 @@ def _modes(sketch: Image.Image) -> dict[str, tuple[bytes, tuple[int, int]]]:
         "tiff": (encode(sketch, "TIFF"), sketch.size),
         "webp": (encode(sketch, "WEBP"), sketch.size),
         "gif": (encode(sketch, "GIF"), sketch.size),
-        "not CUFS sized": (encode(sketch.resize((333, 417))), (333, 417)),
+        # aligned under the default align=auto, so the photo is in the CUFS frame
+        "not CUFS sized": (encode(sketch.resize((333, 417))), (200, 250)),
     }
 
 

@@ -222,9 +222,11 @@ def test_bad_parsing_upload_is_422_saying_why(service_url, sketch_bytes, parsing
     assert needle in problem["detail"]
 
 
+@pytest.mark.parametrize("params", [{}, {"align": "true"}])
 def test_align_warps_the_sketch_and_returns_the_photo_on_the_input_frame(
-    service_url: str, sketch_bytes: bytes
+    service_url: str, sketch_bytes: bytes, params: dict[str, str]
 ) -> None:
+    """With align=auto (the default, no parameter) or true."""
     with Image.open(io.BytesIO(sketch_bytes)) as image:
         sketch = image.convert("RGB")
     # the same sketch placed off-centre on a larger sheet of paper
@@ -232,19 +234,38 @@ def test_align_warps_the_sketch_and_returns_the_photo_on_the_input_frame(
     sheet.paste(sketch, (90, 70))
     upload = io.BytesIO()
     sheet.save(upload, format="PNG")
-    response = post(service_url, upload.getvalue(), params={"align": "true"})
+    response = post(service_url, upload.getvalue(), params=params)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["aligned"] is True
+    assert body["provenance"]["options"]["align"] == params.get("align", "auto")
     assert (body["images"]["photo"]["width"], body["images"]["photo"]["height"]) == (200, 250)
     on_input = body["images"]["photo_on_input"]
     assert (on_input["width"], on_input["height"]) == (320, 360)
 
 
-def test_align_without_a_face_is_422(service_url: str) -> None:
+def test_an_aligned_sketch_passes_through_auto_untouched(
+    service_url: str, sketch_bytes: bytes
+) -> None:
+    auto = post(service_url, sketch_bytes, params={"outputs": "photo"})
+    off = post(service_url, sketch_bytes, params={"outputs": "photo", "align": "false"})
+    assert auto.status_code == off.status_code == 200, auto.text
+    assert auto.json()["aligned"] is False and "photo_on_input" not in auto.json()["images"]
+    assert auto.json()["images"]["photo"]["sha256"] == off.json()["images"]["photo"]["sha256"]
+
+
+@pytest.mark.parametrize("params", [{}, {"align": "true"}])
+def test_align_without_a_face_is_422(service_url: str, params: dict[str, str]) -> None:
     noise = np.random.default_rng(1).integers(0, 256, (250, 200), dtype=np.uint8)
     upload = io.BytesIO()
     Image.fromarray(noise, mode="L").save(upload, format="PNG")
-    response = post(service_url, upload.getvalue(), params={"align": "true"})
+    response = post(service_url, upload.getvalue(), params=params)
     assert response.status_code == 422
-    assert response.json()["type"].endswith("no-face-found")
+    problem = response.json()
+    assert problem["type"].endswith("no-face-found")
+    assert (
+        "send an aligned 200x250 sketch" in problem["detail"] and "align=false" in problem["detail"]
+    )
+    # the same image with alignment off is the caller's choice, and is served
+    response = post(service_url, upload.getvalue(), params={"align": "false"})
+    assert response.status_code == 200, response.text
