@@ -179,7 +179,7 @@ def align_face(image: Image.Image, landmarker: Landmarker) -> Alignment:
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The 2x3 map that applies ``inner`` and then ``outer``."""
-    full = np.vstack([outer, [0.0, 0.0, 1.0]]) @ np.vstack([inner, [0.0, 0.0, 1.0]])
+    full: np.ndarray = np.vstack([outer, [0.0, 0.0, 1.0]]) @ np.vstack([inner, [0.0, 0.0, 1.0]])
     return full[:2]
 
 
