@@ -89,21 +89,6 @@ class Alignment:
         return Image.composite(warped, base, coverage.point(lambda v: 255 if v > 127 else 0))
 
 
-def similarity_from_eyes(eyes: np.ndarray, target: np.ndarray = CUFS_EYES) -> np.ndarray:
-    """The 2x3 similarity transform that maps the two ``eyes`` exactly onto ``target``."""
-    source_vector = eyes[1] - eyes[0]
-    target_vector = target[1] - target[0]
-    if np.linalg.norm(source_vector) < 1e-6:
-        raise NoFaceFoundError("the detected eyes coincide; cannot align")
-    scale = np.linalg.norm(target_vector) / np.linalg.norm(source_vector)
-    angle = np.arctan2(target_vector[1], target_vector[0]) - np.arctan2(
-        source_vector[1], source_vector[0]
-    )
-    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    shift = target[0] - rotation @ eyes[0]
-    return np.hstack([rotation, shift[:, None]])
-
-
 def _invert(matrix: np.ndarray) -> np.ndarray:
     full = np.vstack([matrix, [0.0, 0.0, 1.0]])
     return np.linalg.inv(full)[:2]

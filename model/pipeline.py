@@ -206,10 +206,10 @@ class FacePipeline:
         alignments: list[Alignment | None] = [None] * len(sketches)
         if mode != "false":
             started = time.perf_counter()
-            pinned = [i < len(overrides) and overrides[i] is not None for i in range(len(sketches))]
+            supplied = overrides or [None] * len(sketches)  # a supplied map pins the frame
             alignments = [
-                None if pin else align_face(s, self._aligner())
-                for s, pin in zip(sketches, pinned, strict=True)
+                align_face(s, self._aligner()) if parsing is None else None
+                for s, parsing in zip(sketches, supplied, strict=True)
             ]
             sketches = [
                 s if a is None else a.image for s, a in zip(sketches, alignments, strict=True)

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -229,10 +229,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     async def verify(
         image: Annotated[
-            UploadFile,
-            File(
-                description="An image to check (PNG, JPEG, BMP, TIFF or WebP).",
-            ),
+            UploadFile, File(description="An image to check (PNG, JPEG, BMP, TIFF or WebP).")
         ],
     ) -> VerifyResponse:
         """Check an image's C2PA Content Credentials: signature, hash binding, and trust
@@ -257,16 +254,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def synthesize(
         request: Request,
         sketch: Annotated[
-            UploadFile,
-            File(
-                description="The face sketch (PNG, JPEG, BMP, TIFF or WebP).",
-            ),
+            UploadFile, File(description="The face sketch (PNG, JPEG, BMP, TIFF or WebP).")
         ],
         parsing: Annotated[
             UploadFile | None,
             File(
                 description="Optional corrected sketch parsing: a palette or greyscale PNG of "
-                "label indices 0-7, the sketch's size. Replaces the automatic P_s.",
+                "label indices 0-7, the sketch's size. Replaces the automatic P_s."
             ),
         ] = None,
         outputs_form: Annotated[
@@ -419,34 +413,40 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return app
 
 
-def _state_upload_limits(app: FastAPI, max_bytes: int) -> None:
-    """Every uploaded file in the schema gets this service's byte limit as maxLength."""
+def _edit_openapi(app: FastAPI, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``edit`` on the generated OpenAPI schema once, when it is first built; edits
+    registered one after another all apply."""
     build_schema = app.openapi
 
-    def openapi_with_limits() -> dict[str, Any]:
+    def edited_openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build_schema()
+        edit(schema)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = edited_openapi  # type: ignore[method-assign]
+
+
+def _state_upload_limits(app: FastAPI, max_bytes: int) -> None:
+    """Every uploaded file in the schema gets this service's byte limit as maxLength."""
+
+    def add_limits(schema: dict[str, Any]) -> None:
         for component in schema.get("components", {}).get("schemas", {}).values():
             for field in component.get("properties", {}).values():
                 for option in [field, *field.get("anyOf", [])]:
                     if option.get("format") == "binary" or "contentMediaType" in option:
                         option["maxLength"] = max_bytes
-        app.openapi_schema = schema
-        return schema
 
-    app.openapi = openapi_with_limits  # type: ignore[method-assign]
+    _edit_openapi(app, add_limits)
 
 
 def _declare_api_keys(app: FastAPI) -> None:
     """Name the key schemes in the OpenAPI schema, so Swagger UI offers "Authorize" and
     generated clients send the key; the health probes stay open."""
-    build_schema = app.openapi
 
-    def openapi_with_keys() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build_schema()
+    def add_keys(schema: dict[str, Any]) -> None:
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -456,10 +456,8 @@ def _declare_api_keys(app: FastAPI) -> None:
             if path.startswith(PUBLIC_PREFIXES):
                 for operation in operations.values():
                     operation["security"] = []
-        app.openapi_schema = schema
-        return schema
 
-    app.openapi = openapi_with_keys  # type: ignore[method-assign]
+    _edit_openapi(app, add_keys)
 
 
 def _pipeline(state: ServiceState) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import time
@@ -45,9 +46,10 @@ class ServiceState:
         s = self.settings
         return UploadLimits(max_pixels=s.max_pixels, min_side=s.min_side, formats=s.input_formats)
 
-    @property
+    @functools.cached_property
     def alignment_available(self) -> bool:
-        """dlib and its 5-point model, which alignment needs, are installed."""
+        """dlib and its 5-point model, which alignment needs, are installed (looked up
+        once: the installation does not change while the service runs)."""
         if importlib.util.find_spec("dlib") is None:
             return False
         try:

@@ -16,8 +16,8 @@ from isegan.model.alignment import (
     find_face,
     parse_align,
     place_on_page,
-    similarity_from_eyes,
 )
+from isegan.model.face_chips import similarity_transform
 from isegan.model.five_points import FivePointLandmarker
 from isegan.model.landmarks import FaceLandmarker
 
@@ -33,10 +33,10 @@ def landmarker(request):
 
 def test_similarity_maps_eyes_exactly() -> None:
     eyes = np.array([[30.0, 80.0], [90.0, 60.0]])
-    matrix = similarity_from_eyes(eyes)
+    matrix = similarity_transform(eyes, CUFS_EYES)
     mapped = eyes @ matrix[:, :2].T + matrix[:, 2]
     np.testing.assert_allclose(mapped, CUFS_EYES, atol=1e-9)
-    np.testing.assert_allclose(similarity_from_eyes(CUFS_EYES), np.eye(2, 3), atol=1e-12)
+    np.testing.assert_allclose(similarity_transform(CUFS_EYES, CUFS_EYES), np.eye(2, 3), atol=1e-12)
     assert eyes_match_template(CUFS_EYES + 2.9) and not eyes_match_template(CUFS_EYES + 3.1)
 
 
