@@ -37,7 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--ngf", type=int, help="generator base width (paper: 64)")
     parser.add_argument("--ndf", type=int, help="discriminator base width (paper: 64)")
     parser.add_argument("--batch-size", type=int, help="per process (paper: 1)")
-    parser.add_argument("--resume", type=Path, help="training-state.pt to continue from")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        help="continue a run: its training-state.pt (exactly), a portable state "
+        "(scripts/pack_training_state.py: fresh optimiser moments) or one of its generator "
+        "checkpoints (also fresh discriminators); the step count and schedule carry on",
+    )
     parser.add_argument(
         "--init-from",
         type=Path,
@@ -104,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
             trainer.init_generators(args.init_from)
             logger.info("G1/G2 start from %s", args.init_from)
         if args.resume:
-            trainer.load_state(args.resume)
-            logger.info("resumed from %s at step %d", args.resume, trainer.step)
+            how = trainer.resume(args.resume)
+            logger.info("resumed from %s at step %d (%s)", args.resume, trainer.step, how)
         perceptual, _ = trainer.perceptual_record()
         if config.loss.per_weight > 0 and perceptual.startswith("off"):
             logger.warning("L_per is %s for this run", perceptual)

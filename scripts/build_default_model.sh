@@ -3,15 +3,18 @@
 # (scripts/recipe.sh), trained on the bundled train split with the bundled parser, then
 # installed in fp16 as model/pretrained/generator.safetensors.
 #   scripts/build_default_model.sh [DATA_DIR] [RUN_DIR]
-# Safe to re-run at any time; it continues where the run stopped:
-#   - RUN_DIR/training-state.pt exists (saved every 200 steps): an exact --resume;
-#   - else, with INIT_FROM=a generator checkpoint of this recipe (for example the one
-#     committed from an unfinished run): G1/G2 start from its weights and train the
-#     steps it still lacks (its metadata says how many it had), with fresh discriminators
-#     and optimisers;
+# Safe to re-run at any time; it continues where the run stopped, from the first of:
+#   - RUN_DIR/training-state.pt (saved every 200 steps): an exact resume;
+#   - $CARRY, the run's committed portable state (default
+#     model/pretrained/next/recommended-run.pt; scripts/pack_training_state.py writes it):
+#     every network and the step count, with fresh optimiser moments;
+#   - INIT_FROM=a generator checkpoint this run exported: G1/G2 from its weights, fresh
+#     discriminators; the step count and schedule carry on from its metadata;
 #   - else from scratch.
 # INSTALL=0 trains without installing. Run it from a checkout that stays unchanged while
-# it trains (a git worktree), with RUN_DIR outside the work tree.
+# it trains (a git worktree), with RUN_DIR outside the work tree. To keep an unfinished
+# run across machines, pack and commit its state:
+#   python scripts/pack_training_state.py RUN_DIR/training-state.pt "$CARRY"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/cufs}
@@ -20,21 +23,17 @@ isegan=${ISEGAN:-.venv/bin/isegan}
 python=${PYTHON:-.venv/bin/python}
 source scripts/recipe.sh
 mkdir -p "$run"
-steps=$BUNDLED_STEPS
+carry=${CARRY:-model/pretrained/next/recommended-run.pt}
 start=()
 if [ -f "$run/training-state.pt" ]; then
     start=(--resume "$run/training-state.pt")
+elif [ -f "$carry" ]; then
+    start=(--resume "$carry")
 elif [ -n "${INIT_FROM:-}" ]; then
-    done_steps=$("$python" -c 'import sys; from isegan.model.generators import load_generators
-print(int(load_generators(sys.argv[1]).metadata.training.get("steps", 0)))' "$INIT_FROM")
-    steps=$(( BUNDLED_STEPS - done_steps ))
-    echo "continuing from $INIT_FROM ($done_steps steps done, $steps to go)"
-    start=(--init-from "$INIT_FROM")
+    start=(--resume "$INIT_FROM")
 fi
-if [ "$steps" -gt 0 ]; then
-    "$isegan" train --preset recommended --data "$data" --out "$run" \
-        "${BUNDLED_RECIPE[@]}" --max-steps "$steps" "${start[@]}"
-fi
+"$isegan" train --preset recommended --data "$data" --out "$run" \
+    "${BUNDLED_RECIPE[@]}" "${start[@]}"
 if [ "${INSTALL:-1}" = 1 ]; then
     "$python" scripts/install_default_model.py "$run/generator.safetensors" --data "$data"
 fi

@@ -3,6 +3,13 @@
 ``run_training`` is what ``isegan train`` calls, in one process or under torchrun. Only
 rank 0 writes files. A resumed run continues exactly: networks, optimisers, schedulers,
 gradient scaler, RNG state and the position in the epoch are all restored.
+
+Two lighter ways to continue keep the step count, the learning-rate schedule and the
+epoch position, for a run whose full state (hundreds of MB with Adam's moments) could
+not be kept: a *portable* state (``portable_state``: every network in fp16, the EMA, the
+step, no optimiser moments, tens of MB, small enough to commit), and a generator
+checkpoint of the run itself (G1/G2 and their average from its weights, fresh
+discriminators). Adam re-estimates its moments within a few dozen steps.
 """
 
 from __future__ import annotations
@@ -41,6 +48,25 @@ from isegan.training.steps import StepContext, train_step
 logger = logging.getLogger(__name__)
 STATE_FILE = "training-state.pt"
 GENERATOR_FILE = "generator.safetensors"
+PORTABLE_MARK = "portable"
+
+
+def portable_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A full training state without the optimisers' moments, weights in fp16."""
+
+    def half(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: half(v) for k, v in value.items()}
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value.half()
+        return value
+
+    kept = {k: v for k, v in state.items() if k not in ("optimisers", "scaler", "rng_cuda")}
+    kept["networks"] = half(state["networks"])
+    if "ema" in state:
+        kept["ema"] = half(state["ema"])
+    kept[PORTABLE_MARK] = True
+    return kept
 
 
 def build_optimisers(gan: TwoStageGAN, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -210,18 +236,62 @@ class Trainer:
             self.ema = GeneratorEMA(self.gan.generators(), self.config.ema_decay)
         self.initialised_from = file_sha256(path)
 
-    def load_state(self, path: Path) -> None:
+    def resume(self, path: Path) -> str:
+        """Continue a run from a full state, a portable state or one of its generator
+        checkpoints; returns what was restored, for the log."""
+        if path.suffix == ".safetensors":
+            self.continue_from_generators(path)
+            return "generators only: discriminators and optimiser moments start fresh"
+        if self.load_state(path):
+            return "portable state: optimiser moments start fresh"
+        return "exactly"
+
+    def continue_from_generators(self, path: Path) -> None:
+        """Continue a run from its exported generators: G1/G2 and their average take the
+        checkpoint's (EMA) weights, the step count and seconds come from its metadata."""
+        loaded = load_generators(path)
+        training = loaded.metadata.training or {}
+        if training.get("preset") != self.config.preset:
+            raise ValueError(
+                f"{path} was trained with preset {training.get('preset')!r}, this run is "
+                f"{self.config.preset!r}: use --init-from to start a new run from it"
+            )
+        self.init_generators(path)
+        self.initialised_from = None
+        self.step = int(training.get("steps", 0))
+        self.seconds = float(training.get("seconds", 0.0))
+        if self.ema is not None:  # the loaded weights already are an average
+            self.ema.updates = self.step
+        self._seek_schedules()
+
+    def _seek_schedules(self) -> None:
+        """Put every learning rate where the schedule has it at ``self.step``."""
+        for scheduler in self.schedulers.values():
+            scheduler.last_epoch = self.step
+            assert isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR)
+            for group, base, factor in zip(
+                scheduler.optimizer.param_groups,
+                scheduler.base_lrs,
+                scheduler.lr_lambdas,
+                strict=True,
+            ):
+                group["lr"] = base * factor(self.step)
+
+    def load_state(self, path: Path) -> bool:
+        """Restore a saved state; returns True when it was a portable one."""
         state = torch.load(path, map_location=self.context.device, weights_only=True)
         saved = TrainConfig.model_validate_json(state["config"])
         if saved.model != self.config.model:
             raise ValueError(f"{path} was trained with a different architecture: {saved.model}")
+        portable = bool(state.get(PORTABLE_MARK, False))
         for name, network in self.gan.named_networks():
             network.load_state_dict(state["networks"][name])
-        for name, optimiser in self.optimisers.items():
-            optimiser.load_state_dict(state["optimisers"][name])
-        for name, scheduler in self.schedulers.items():
-            scheduler.load_state_dict(state["schedulers"][name])
-        self.scaler.load_state_dict(state["scaler"])
+        if not portable:
+            for name, optimiser in self.optimisers.items():
+                optimiser.load_state_dict(state["optimisers"][name])
+            for name, scheduler in self.schedulers.items():
+                scheduler.load_state_dict(state["schedulers"][name])
+            self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None:
             if "ema" in state:
                 self.ema.load_state_dict(state["ema"])
@@ -232,6 +302,9 @@ class Trainer:
             torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
         self.step = int(state["step"])
         self.seconds = float(state["seconds"])
+        if portable:
+            self._seek_schedules()
+        return portable
 
     # -- outputs -------------------------------------------------------------------------
     def export_generator(self, path: Path | None = None) -> str:

@@ -10,6 +10,7 @@ import torch
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.training.config import PRESETS, build_config
 from isegan.training.data import collate
+from isegan.training.trainer import portable_state
 
 
 def _l1_to_real(trainer, batch) -> float:
@@ -138,3 +139,59 @@ def test_init_from_a_committed_fp16_checkpoint(trainer_factory, tmp_path) -> Non
     other = trainer_factory(tmp_path / "other", "full", max_steps=1, width=16)
     with pytest.raises(ValueError, match="another architecture"):
         other.init_generators(half)
+
+
+def _lrs(path) -> list[float]:
+    return [json.loads(line)["lr"] for line in path.read_text().splitlines()]
+
+
+def test_a_portable_state_continues_the_count_the_schedule_and_every_network(
+    trainer_factory, tmp_path
+) -> None:
+    decay = ("optim.decay_second_half=true", "ema_decay=0.9")
+    first = trainer_factory(tmp_path / "run", "full", max_steps=2, overrides=decay)
+    first.fit()
+    state = torch.load(tmp_path / "run" / "training-state.pt", weights_only=True)
+    packed = portable_state(state)
+    assert "optimisers" not in packed
+    torch.save(packed, tmp_path / "carry.pt")
+    assert (tmp_path / "carry.pt").stat().st_size < 0.5 * (
+        tmp_path / "run" / "training-state.pt"
+    ).stat().st_size
+
+    second = trainer_factory(tmp_path / "moved", "full", max_steps=4, overrides=decay)
+    how = second.resume(tmp_path / "carry.pt")
+    assert "portable" in how
+    assert second.step == 2
+    assert second.ema is not None and second.ema.updates == 2
+    assert second.optimisers["stage1"].param_groups[0]["lr"] == 2e-4
+    for (name, a), (_, b) in zip(
+        first.gan.named_networks(), second.gan.named_networks(), strict=True
+    ):
+        for key, value in a.state_dict().items():
+            torch.testing.assert_close(
+                value.float(), b.state_dict()[key].float(), rtol=1e-3, atol=1e-3, msg=name
+            )
+    second.fit()
+    assert second.step == 4
+    assert _lrs(tmp_path / "moved" / "losses.jsonl") == [2e-4, 1e-4]
+
+
+def test_a_generator_checkpoint_continues_the_count_with_its_weights(
+    trainer_factory, tmp_path
+) -> None:
+    decay = ("optim.decay_second_half=true", "ema_decay=0.9")
+    first = trainer_factory(tmp_path / "run", "full", max_steps=3, overrides=decay)
+    first.fit()
+    second = trainer_factory(tmp_path / "moved", "full", max_steps=4, overrides=decay)
+    how = second.resume(tmp_path / "run" / "generator.safetensors")
+    assert "generators only" in how
+    assert second.step == 3
+    assert second.optimisers["stage2"].param_groups[0]["lr"] == 1e-4  # 4 - 3 of 2 halves
+    exported = first.exported_generators().networks()
+    for name, network in second.gan.generators().networks().items():
+        for key, value in network.state_dict().items():
+            torch.testing.assert_close(value, exported[name].state_dict()[key], msg=name)
+    other = trainer_factory(tmp_path / "other", "stage1", max_steps=4)
+    with pytest.raises(ValueError, match="preset"):
+        other.resume(tmp_path / "run" / "generator.safetensors")
