@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
-from isegan.service.credentials import generate_dev_chain
+from isegan.provenance.credentials import generate_dev_chain
 from isegan.service.settings import ServiceSettings
 from tests.service.server import running_server
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from isegan.cli.images import InputError
-from isegan.service.audit import verify_audit_log
+from isegan.provenance.audit import verify_audit_log
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -34,7 +34,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def run_keygen(args: argparse.Namespace) -> int:
-    from isegan.service.credentials import generate_dev_chain
+    from isegan.provenance.credentials import generate_dev_chain
 
     paths = generate_dev_chain(args.out, args.organisation)
     for role, path in paths.items():
@@ -43,7 +43,7 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from isegan.service.credentials import Check, check, describe, to_json
+    from isegan.provenance.credentials import Check, check, describe, to_json
 
     anchors = None
     if args.trust is not None:

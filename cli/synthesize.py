@@ -19,8 +19,8 @@ from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.pretrained import default_generator_path
 from isegan.model.version import code_version
-from isegan.service.credentials import CredentialSigner
-from isegan.service.provenance import EmbeddedFacts, encode_image, sha256_hex
+from isegan.provenance.credentials import CredentialSigner
+from isegan.provenance.labels import EmbeddedFacts, encode_image, sha256_hex
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -28,8 +28,16 @@ from isegan.model.alignment import AlignMode, NoFaceFoundError
 from isegan.model.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
 from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import PipelineResult
-from isegan.service.audit import AuditLog, AuditUnavailableError
-from isegan.service.credentials import Check, CredentialSigner, check
+from isegan.provenance.audit import AuditLog, AuditUnavailableError
+from isegan.provenance.credentials import Check, CredentialSigner, check
+from isegan.provenance.labels import (
+    EmbeddedFacts,
+    OutputFormat,
+    ProvenanceRecord,
+    encode_image,
+    sha256_hex,
+    utc_now,
+)
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.middleware import (
     PUBLIC_PREFIXES,
@@ -40,14 +48,6 @@ from isegan.service.middleware import (
 )
 from isegan.service.negotiation import negotiate
 from isegan.service.problems import Problem, ProblemError, install_problem_handlers
-from isegan.service.provenance import (
-    EmbeddedFacts,
-    OutputFormat,
-    ProvenanceRecord,
-    encode_image,
-    sha256_hex,
-    utc_now,
-)
 from isegan.service.request_context import current_request_id
 from isegan.service.schemas import (
     DEFAULT_OUTPUTS,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from isegan.provenance.labels import OutputFormat
 from isegan.service.problems import ProblemError
-from isegan.service.provenance import OutputFormat
 
 Representation = Literal["json", "png", "jpeg", "webp"]
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from isegan.model.labels import FACE_CLASS_COLOURS, FACE_CLASS_NAMES
-from isegan.service.provenance import ProvenanceRecord
+from isegan.provenance.labels import ProvenanceRecord
 
 OutputName = Literal["photo", "parsing", "stage1_photo", "sketch_parsing"]
 OUTPUT_NAMES: tuple[OutputName, ...] = ("photo", "parsing", "stage1_photo", "sketch_parsing")

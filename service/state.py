@@ -18,8 +18,8 @@ from isegan.model.five_points import locate_five_point_model
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.version import code_version
-from isegan.service.audit import AuditLog
-from isegan.service.credentials import CredentialSigner, root_of_chain
+from isegan.provenance.audit import AuditLog
+from isegan.provenance.credentials import CredentialSigner, root_of_chain
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.settings import ServiceSettings
 from isegan.service.uploads import UploadLimits

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext
 
-from isegan.service.credentials import generate_dev_chain
+from isegan.provenance.credentials import generate_dev_chain
 from tests.browser.test_examiner_page import (
     download,
     open_page,

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from isegan.service.audit import verify_audit_log
+from isegan.provenance.audit import verify_audit_log
 from tests.service.conftest import service_settings
 from tests.service.server import running_server
 
@@ -71,7 +71,7 @@ def test_read_only_log_directory_is_refused_at_start(
     """A log directory that cannot be written at start: the service does not start (it
     could record nothing), with a message naming the file. (A running log whose
     filesystem turns read-only fails its appends like a full disk, above.)"""
-    from isegan.service.audit import AuditLogError
+    from isegan.provenance.audit import AuditLogError
     from isegan.service.metrics import ServiceMetrics
     from isegan.service.state import ServiceState
 

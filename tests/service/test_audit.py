@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from isegan.service.audit import (
+from isegan.provenance.audit import (
     GENESIS,
     AuditLog,
     AuditLogError,

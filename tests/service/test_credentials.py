@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.service.credentials import (
+from isegan.provenance.credentials import (
     CredentialsError,
     CredentialSigner,
     Verdict,
     check,
     generate_dev_chain,
 )
-from isegan.service.provenance import DIGITAL_SOURCE_TYPE
+from isegan.provenance.labels import DIGITAL_SOURCE_TYPE
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))
 
