@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import mimetypes
 from pathlib import Path
 
@@ -28,7 +29,24 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "or broken, 5 no credentials (the worst over all images).",
     )
     verify.add_argument("images", nargs="+", type=Path)
-    verify.add_argument("--trust", type=Path, help="PEM file of trusted root certificates")
+    verify.add_argument(
+        "--trust",
+        type=Path,
+        help="PEM file of trusted root certificates (an installation's root also lets its "
+        "watermark be read)",
+    )
+    verify.add_argument(
+        "--installation",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="also read watermarks of this installation (repeatable; this machine's own "
+        "installation is always tried)",
+    )
+    verify.add_argument("--data-dir", type=Path, help="this machine's installation folder")
+    verify.add_argument(
+        "--no-watermark", action="store_true", help="check the credentials only (faster)"
+    )
     verify.add_argument("--json", action="store_true", help="print one JSON object")
     verify.set_defaults(run=run_verify)
 
@@ -43,22 +61,54 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from isegan.provenance.credentials import Check, check, describe, to_json
+    from PIL import Image
+
+    from isegan.provenance.credentials import Check, check, describe
+    from isegan.provenance.installation import Installation
+    from isegan.provenance.signing import installations_in_roots
+    from isegan.provenance.watermark import Watermarker, WatermarkReading
 
     anchors = None
     if args.trust is not None:
         if not args.trust.is_file():
             raise InputError(f"{args.trust}: no such file")
         anchors = args.trust.read_text()
-    results: dict[str, Check] = {}
+    own = Installation.find(args.data_dir)
+    known = list(
+        dict.fromkeys(
+            ([own.id] if own else []) + list(args.installation) + installations_in_roots(anchors)
+        )
+    )
+    watermarker = Watermarker.load() if known and not args.no_watermark else None
+    results: dict[str, tuple[Check, WatermarkReading | None]] = {}
     for path in args.images:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         media_type = mimetypes.guess_type(path.name)[0] or "image/png"
-        results[str(path)] = check(path.read_bytes(), media_type, anchors)
+        credentials = check(path.read_bytes(), media_type, anchors)
+        reading = None
+        if watermarker is not None:
+            with Image.open(path) as image:
+                reading = watermarker.read(image, known)
+        results[str(path)] = (credentials, reading)
     if args.json:
-        print(to_json(results))
+        print(
+            json.dumps(
+                {
+                    name: {**c.as_dict(), "watermark": r.as_dict() if r else None}
+                    for name, (c, r) in results.items()
+                },
+                indent=2,
+            )
+        )
     else:
-        for name, result in results.items():
-            print(f"{name}\n  " + describe(result).replace("\n", "\n  "))
-    return max(result.verdict.exit_code for result in results.values())
+        for name, (credentials, reading) in results.items():
+            text = describe(credentials)
+            if reading is not None:
+                text += f"\n{reading.describe()}"
+                if credentials.verdict.value == "no-credentials":
+                    text = f"no credentials; {reading.describe()}"
+            elif watermarker is not None:
+                text += "\nwatermark: none found from installations " + ", ".join(known)
+            print(f"{name}\n  " + text.replace("\n", "\n  "))
+    return max(c.verdict.exit_code for c, _ in results.values())

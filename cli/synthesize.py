@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import mimetypes
 import os
+import uuid
 from pathlib import Path
 from typing import get_args
 
@@ -15,12 +16,25 @@ from isegan.cli.images import InputError, expand_inputs, output_stems, read_imag
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
 from isegan.model.alignment import AlignMode
 from isegan.model.inference import PRECISIONS, InferenceOptions
-from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.pretrained import default_generator_path
 from isegan.model.version import code_version
-from isegan.provenance.credentials import CredentialSigner
-from isegan.provenance.labels import EmbeddedFacts, encode_image, sha256_hex
+from isegan.provenance.audit import AuditLog
+from isegan.provenance.custody import FIELD_NAMES, Custody, CustodyError, parse_custody
+from isegan.provenance.installation import Installation, RecordNumbers, default_data_dir
+from isegan.provenance.labels import EmbeddedFacts, ProvenanceRecord, sha256_hex, utc_now
+from isegan.provenance.render import Signing, WatermarkMark, output_images, render_outputs
+from isegan.provenance.signing import SigningSetup, choose_signing
+from isegan.provenance.watermark import Watermarker
+
+#: File name suffix of each output.
+SUFFIXES = {
+    "photo": ".png",
+    "parsing": ".parsing.png",
+    "photo_on_input": ".on-input.png",
+    "stage1_photo": ".stage1.png",
+    "sketch_parsing": ".sketch-parsing.png",
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,20 +75,52 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "sits where CUFS has it, and also write <name>.on-input.png, the photo warped back "
         "onto the input; true: align every sketch; false: use the sketches as they are",
     )
-    signing = parser.add_argument_group(
-        "content credentials", "sign every output with a C2PA manifest (see `isegan keygen`)"
+    custody = parser.add_argument_group(
+        "chain of custody", "recorded in every output's manifest and in the audit log"
     )
-    signing.add_argument(
+    for name in FIELD_NAMES:
+        custody.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="TEXT")
+    marks = parser.add_argument_group(
+        "provenance",
+        "every output is signed (C2PA) and every photo watermarked, with this installation's "
+        "key and record numbers unless told otherwise",
+    )
+    marks.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the installation folder (default: $ISEGAN_DATA_DIR, else ~/.local/share/isegan)",
+    )
+    marks.add_argument(
+        "--c2pa",
+        choices=("on", "off"),
+        default=os.environ.get("ISEGAN_C2PA") or "on",
+        help="sign outputs (default on; $ISEGAN_C2PA)",
+    )
+    marks.add_argument(
+        "--watermark",
+        choices=("on", "off"),
+        default=os.environ.get("ISEGAN_WATERMARK") or "on",
+        help="hide the installation and record number in each photo (default on)",
+    )
+    marks.add_argument(
         "--c2pa-key",
         type=Path,
         default=os.environ.get("ISEGAN_C2PA_KEY") or None,
-        help="PEM signing key (default: $ISEGAN_C2PA_KEY)",
+        help="your organisation's PEM signing key instead of the installation's "
+        "(default: $ISEGAN_C2PA_KEY)",
     )
-    signing.add_argument(
+    marks.add_argument(
         "--c2pa-cert-chain",
         type=Path,
         default=os.environ.get("ISEGAN_C2PA_CERT_CHAIN") or None,
         help="its PEM certificate chain (default: $ISEGAN_C2PA_CERT_CHAIN)",
+    )
+    marks.add_argument(
+        "--audit-log",
+        type=Path,
+        default=None,
+        help="where each output's record is appended (default: DATA_DIR/audit.jsonl)",
     )
     remote = parser.add_argument_group(
         "remote", "send the sketches to a running service instead of loading the model here"
@@ -89,6 +135,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--concurrency", type=int, default=4, help="requests in flight at once (default 4)"
     )
     parser.set_defaults(run=run)
+
+
+class Marking:
+    """This run's installation, signer, watermark and audit log."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        if (args.c2pa_key is None) != (args.c2pa_cert_chain is None):
+            raise InputError("--c2pa-key and --c2pa-cert-chain go together")
+        try:
+            self.custody: Custody = parse_custody({n: getattr(args, n) for n in FIELD_NAMES})
+        except CustodyError as error:
+            raise InputError(f"--{error.field.replace('_', '-')}: {error}") from None
+        folder = args.data_dir or default_data_dir()
+        self.installation = Installation.open(folder)
+        self.signing: SigningSetup = choose_signing(
+            args.c2pa, self.installation, args.c2pa_key, args.c2pa_cert_chain
+        )
+        self.watermarker = Watermarker.load() if args.watermark == "on" else None
+        self.records: RecordNumbers = self.installation.records()
+        self.audit = AuditLog(args.audit_log or folder / "audit.jsonl")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         options=InferenceOptions(precision=args.precision),
     )
     out: Path = args.out
-    signer = _signer(args)
+    marking = Marking(args)
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
         for start in range(0, len(sketches), args.batch_size):
             batch = sketches[start : start + args.batch_size]
@@ -121,18 +187,14 @@ def run(args: argparse.Namespace) -> int:
             for path, stem, sketch, result in zip(
                 args.sketches[start:], stems[start:], batch, results, strict=False
             ):
-                _write_outputs(out, path, stem, sketch, result, pipeline, signer, args)
+                _write_outputs(out, path, stem, sketch, result, pipeline, marking, args)
             progress.update(len(batch))
-    print(f"wrote {len(sketches)} photo(s) to {out} (model {pipeline.model_id[:12]})")
+    print(
+        f"wrote {len(sketches)} photo(s) to {out} (model {pipeline.model_id[:12]}; "
+        f"installation {marking.installation.id}: {marking.signing.describe()}; "
+        f"audit log {marking.audit.path})"
+    )
     return 0
-
-
-def _signer(args: argparse.Namespace) -> CredentialSigner | None:
-    if args.c2pa_key is None and args.c2pa_cert_chain is None:
-        return None
-    if args.c2pa_key is None or args.c2pa_cert_chain is None:
-        raise InputError("--c2pa-key and --c2pa-cert-chain go together")
-    return CredentialSigner(args.c2pa_key, args.c2pa_cert_chain)
 
 
 def _media_type(path: Path) -> str:
@@ -146,23 +208,15 @@ def _write_outputs(
     sketch: Image.Image,
     result: PipelineResult,
     pipeline: FacePipeline,
-    signer: CredentialSigner | None,
+    marking: Marking,
     args: argparse.Namespace,
 ) -> None:
-    """Every output of one sketch, XMP-labelled as synthetic and signed when a key is set."""
-    images = {
-        f"{stem}.png": ("photo", result.photo),
-        f"{stem}.parsing.png": ("parsing", parsing_to_image(result.intermediate_parsing)),
-    }
-    if result.warped:
-        images[f"{stem}.on-input.png"] = ("photo_on_input", result.photo_on_input(sketch))
-    if args.extras:
-        images[f"{stem}.stage1.png"] = ("stage1_photo", result.stage1_photo)
-        images[f"{stem}.sketch-parsing.png"] = (
-            "sketch_parsing",
-            parsing_to_image(result.sketch_parsing),
-        )
+    """Every output of one sketch, rendered as the service does (watermarked, labelled,
+    signed), and its record appended to the audit log."""
+    names = ["photo", "parsing"] + (["stage1_photo", "sketch_parsing"] if args.extras else [])
+    images = output_images(result, names, sketch)
     sketch_bytes = path.read_bytes()
+    request_id = f"cli-{uuid.uuid4().hex}"
     facts = EmbeddedFacts(
         output="photo",
         input_sha256=sha256_hex(sketch_bytes),
@@ -170,17 +224,30 @@ def _write_outputs(
         parser_id=pipeline.parser_id,
         code_version=code_version(),
     )
+    mark = None
+    if marking.watermarker is not None:
+        mark = WatermarkMark(marking.watermarker, marking.installation.id, marking.records.next())
+    signing = None
+    if marking.signing.signer is not None:
+        signing = Signing(
+            marking.signing.signer, sketch_bytes, _media_type(path),
+            {"request_id": request_id, **marking.custody.given()},
+        )  # fmt: skip
+    rendered = render_outputs(images, facts, watermark=mark, signing=signing)
     out.mkdir(parents=True, exist_ok=True)
-    for name, (output, image) in images.items():
-        labelled = facts.model_copy(update={"output": output})
-        data, media_type = encode_image(image, labelled)
-        if signer is not None:
-            data = signer.sign(
-                data,
-                media_type,
-                sketch=sketch_bytes,
-                sketch_media_type=_media_type(path),
-                facts=labelled.model_dump(exclude_none=True),
-                title=name,
-            )
-        (out / name).write_bytes(data)
+    for name, image in rendered.items():
+        (out / f"{stem}{SUFFIXES[name]}").write_bytes(image.data)
+    record = ProvenanceRecord(
+        request_id=request_id,
+        created=utc_now(),
+        input_sha256=facts.input_sha256,
+        outputs={name: sha256_hex(image.data) for name, image in rendered.items()},
+        model_id=pipeline.model_id,
+        parser_id=pipeline.parser_id,
+        code_version=facts.code_version,
+        options={"align": args.align, "source": str(path.name)},
+        custody=marking.custody.given() or None,
+        watermark=mark.record_fields() if mark is not None else None,
+        inference=pipeline.inference_record(),
+    )
+    marking.audit.append({"event": "synthesize", **record.model_dump(mode="json")})

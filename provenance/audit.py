@@ -7,6 +7,10 @@ fsynced before the response is sent, so a response the client received always ha
 record on disk, even if the server is killed right after. Editing, deleting or
 reordering any line breaks the chain at that line, which :func:`verify_audit_log` finds.
 
+Several processes may append to one log (the service and ``isegan synthesize`` on one
+installation): each append holds an exclusive ``flock`` on the file and, when the file
+grew since this process last wrote, continues the chain from its last line.
+
 An append that fails (a full disk, an I/O error, a short write) leaves the file exactly
 as it was: it is truncated back to its length before the append and fsynced, so the
 next record never lands on a fragment. The log then reports itself unhealthy until a
@@ -16,10 +20,12 @@ succeeds again, so the service can turn away traffic instead of answering unreco
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +86,58 @@ def verify_audit_log(path: Path) -> VerifyReport:
     return VerifyReport(count, None, None, previous)
 
 
+def _last_record(path: Path) -> tuple[int, str]:
+    """The seq and SHA-256 of a log's last line, read from its end."""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        chunk = 1 << 16
+        while True:
+            start = max(0, size - chunk)
+            handle.seek(start)
+            tail = handle.read(size - start)
+            lines = tail.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or start == 0:
+                break
+            chunk *= 4
+    last = lines[-1]
+    if not last:
+        return 0, GENESIS
+    try:
+        seq = int(json.loads(last)["seq"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise AuditUnavailableError(f"the last line of {path} is damaged: {error}") from None
+    return seq, _line_digest(last)
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every record of a log, in order (verify the chain separately)."""
+    with path.open("rb") as handle:
+        for raw in handle:
+            if raw.strip():
+                yield json.loads(raw)
+
+
+def find_records(
+    path: Path, *, case_id: str | None = None, record: int | None = None
+) -> list[dict[str, Any]]:
+    """The records of one case, and/or the one whose watermark holds ``record`` (the
+    watermark carries it modulo 2**20, so every record that matches is returned)."""
+    found = []
+    for entry in read_records(path):
+        custody = entry.get("custody") or {}
+        watermark = entry.get("watermark") or {}
+        if case_id is not None and custody.get("case_id") != case_id:
+            continue
+        if record is not None and (
+            not isinstance(watermark.get("record"), int)
+            or watermark["record"] % (1 << 20) != record % (1 << 20)
+        ):
+            continue
+        found.append(entry)
+    return found
+
+
 class AuditLog:
     """Appends chained records; safe to call from several threads."""
 
@@ -100,6 +158,7 @@ class AuditLog:
         self.healthy = True
         self.last_error: str | None = None
         self._last_size = 4096
+        self._known_length = os.fstat(self._fd).st_size
 
     def _resume(self) -> tuple[int, str]:
         """Continue the chain where the file ends. A damaged log is not extended: the
@@ -119,25 +178,35 @@ class AuditLog:
         """Write one record durably; returns its ``seq``. Raises
         :class:`AuditUnavailableError`, with the file unchanged, when it cannot."""
         with self._lock:
-            record = {"seq": self._seq + 1, "prev_sha256": self._previous, **payload}
-            line = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
-            offset = os.fstat(self._fd).st_size
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                written = self._write(line + b"\n")
-                if written != len(line) + 1:
-                    raise OSError(f"short write: {written} of {len(line) + 1} bytes")
-                os.fsync(self._fd)
-            except OSError as error:
-                self._roll_back(offset)
-                self.healthy = False
-                self.last_error = f"cannot write to {self.path}: {error}"
-                raise AuditUnavailableError(self.last_error) from None
-            self._seq += 1
-            self._previous = _line_digest(line)
-            self._last_size = len(line) + 1
-            self.healthy = True
-            self.last_error = None
-            return self._seq
+                return self._append_locked(payload)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _append_locked(self, payload: dict[str, Any]) -> int:
+        offset = os.fstat(self._fd).st_size
+        if offset != self._known_length:  # another process appended since our last write
+            self._seq, self._previous = _last_record(self.path)
+        record = {"seq": self._seq + 1, "prev_sha256": self._previous, **payload}
+        line = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
+        try:
+            written = self._write(line + b"\n")
+            if written != len(line) + 1:
+                raise OSError(f"short write: {written} of {len(line) + 1} bytes")
+            os.fsync(self._fd)
+        except OSError as error:
+            self._roll_back(offset)
+            self.healthy = False
+            self.last_error = f"cannot write to {self.path}: {error}"
+            raise AuditUnavailableError(self.last_error) from None
+        self._seq += 1
+        self._previous = _line_digest(line)
+        self._last_size = len(line) + 1
+        self._known_length = offset + len(line) + 1
+        self.healthy = True
+        self.last_error = None
+        return self._seq
 
     def _write(self, data: bytes) -> int:
         """One ``write`` call (a seam the fault tests replace)."""

@@ -6,11 +6,12 @@ A signed output carries a C2PA manifest with:
 - the input sketch as an ``inputTo`` ingredient, recorded by title and format only, with
   no thumbnail (the manifest never holds a copy of the sketch);
 - our own assertion ``dev.isegan.provenance``: the input's SHA-256, the model and parser
-  ids, the code version, the request id and which output the file is.
+  ids, the code version, the request id, which output the file is, the chain-of-custody
+  fields given with the request and, for a photo, its watermark's installation and record.
 
-The signer is an ES256 key with its certificate chain, given as PEM files. ``isegan
-keygen`` makes a self-signed development chain; a deployment uses its operator's
-certificate, and verifiers decide whom to trust by the root they pass as trust anchor.
+The signer is an ES256 key with its certificate chain, given as PEM files: an
+organisation's, or the installation's own self-signed one (``installation.py``), made on
+first use. Verifiers decide whom to trust by the root they pass as trust anchor.
 """
 
 from __future__ import annotations
@@ -263,7 +264,8 @@ def describe(result: Check) -> str:
         lines.append(f"signed by: {result.signer}")
     if result.digital_source_type:
         lines.append(f"source type: {result.digital_source_type.rsplit('/', 1)[-1]}")
-    for key in ("output", "input_sha256", "model_id", "parser_id", "code_version", "request_id"):
+    for key in ("output", "input_sha256", "model_id", "parser_id", "code_version", "request_id",
+                "case_id", "evidence_id", "examiner", "note", "watermark"):  # fmt: skip
         if key in result.provenance:
             lines.append(f"{key}: {result.provenance[key]}")
     if result.failures:

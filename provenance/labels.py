@@ -55,6 +55,12 @@ class ProvenanceRecord(BaseModel):
     parser_id: str
     code_version: str
     options: dict[str, str | bool | list[str]] = Field(default_factory=dict)
+    custody: dict[str, str] | None = Field(
+        None, description="Chain-of-custody fields given with the request."
+    )
+    watermark: dict[str, str | int] | None = Field(
+        None, description="What the photos' invisible watermark holds: installation, record."
+    )
     inference: dict[str, str | bool | int] = Field(
         default_factory=dict,
         description="How the networks ran (device, precision, layout, BatchNorm folding, "

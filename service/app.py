@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -26,18 +26,25 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from isegan.model.alignment import AlignMode, NoFaceFoundError
 from isegan.model.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
-from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import PipelineResult
 from isegan.provenance.audit import AuditLog, AuditUnavailableError
-from isegan.provenance.credentials import Check, CredentialSigner, check
+from isegan.provenance.credentials import Check, check
+from isegan.provenance.custody import Custody
 from isegan.provenance.labels import (
     EmbeddedFacts,
     OutputFormat,
     ProvenanceRecord,
-    encode_image,
     sha256_hex,
     utc_now,
 )
+from isegan.provenance.render import (
+    Rendered,
+    Signing,
+    WatermarkMark,
+    output_images,
+    render_outputs,
+)
+from isegan.service.custody_fields import custody_fields
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.middleware import (
     PUBLIC_PREFIXES,
@@ -61,6 +68,7 @@ from isegan.service.schemas import (
     ModelInfo,
     SynthesisResponse,
     VerifyResponse,
+    WatermarkInfo,
 )
 from isegan.service.settings import ServiceSettings
 from isegan.service.slow_clients import BodyTimeoutMiddleware
@@ -218,6 +226,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             content_credentials=ContentCredentialsInfo(
                 signing=state.signer is not None,
                 signer=state.signer.subject if state.signer is not None else None,
+                key=state.signing.key if state.signing is not None else "off",
+                installation=state.installation.id if state.installation else None,
+                watermark=state.watermarker is not None,
             ),
         )
 
@@ -232,11 +243,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             UploadFile, File(description="An image to check (PNG, JPEG, BMP, TIFF or WebP).")
         ],
     ) -> VerifyResponse:
-        """Check an image's C2PA Content Credentials: signature, hash binding, and trust
-        (the configured anchors, else this service's own root)."""
+        """Check an image's C2PA Content Credentials (signature, hash binding, and trust:
+        the configured anchors, else this service's own root), and read its invisible
+        watermark, which survives when the manifest is stripped."""
         data = await image.read()
-        result = await run_in_threadpool(_check_credentials, state, data)
-        return VerifyResponse(**result.as_dict())
+        result, watermark = await run_in_threadpool(_check_credentials, state, data)
+        return VerifyResponse(**result.as_dict(), watermark=watermark)
 
     @app.post(
         "/synthesize",
@@ -253,6 +265,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     async def synthesize(
         request: Request,
+        custody: Annotated[Custody, Depends(custody_fields)],
         sketch: Annotated[
             UploadFile, File(description="The face sketch (PNG, JPEG, BMP, TIFF or WebP).")
         ],
@@ -335,42 +348,46 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             code_version=state.code_version,
         )
         wanted = ("photo",) if as_image else outputs
+        mark = _watermark_mark(state)
+        signing = None
+        if state.signer is not None:
+            assertion = {"request_id": current_request_id(), **custody.given()}
+            signing = Signing(
+                state.signer, sketch_bytes,
+                Image.MIME.get(decoded.format, "application/octet-stream"), assertion,
+            )  # fmt: skip
         images = await run_in_threadpool(
-            _encode_outputs, outcome.result, decoded.image, wanted, facts, fmt
+            _render, outcome.result, decoded.image, wanted, facts, fmt, mark, signing
         )
         encode_s = time.perf_counter() - started
-        started = time.perf_counter()
-        if state.signer is not None:
-            images = await run_in_threadpool(
-                _sign_outputs, state.signer, images, sketch_bytes, decoded.format, facts
-            )
-        sign_s = time.perf_counter() - started
 
         record = ProvenanceRecord(
             request_id=current_request_id(),
             created=utc_now(),
             input_sha256=decoded.sha256,
             parsing_input_sha256=facts.parsing_input_sha256,
-            outputs={name: sha256_hex(data) for name, (data, _, _) in images.items()},
+            outputs={name: sha256_hex(image.data) for name, image in images.items()},
             model_id=pipeline.model_id,
             parser_id=pipeline.parser_id,
             code_version=state.code_version,
             options={"outputs": list(wanted), "format": fmt, "align": align},
+            custody=custody.given() or None,
+            watermark=mark.record_fields() if mark is not None else None,
             inference={**pipeline.inference_record(), "batch_size": outcome.batch_size},
         )
         started = time.perf_counter()
         if state.audit is not None:
             await _record(state.audit, {"event": "synthesize", **record.model_dump(mode="json")})
         audit_s = time.perf_counter() - started
-        stages = {"decode": decode_s, "encode": encode_s, "sign": sign_s, "audit": audit_s}
+        stages = {"decode": decode_s, "encode": encode_s, "audit": audit_s}
         metrics.observe_stages(stages)
 
         credentials = "signed" if state.signer is not None else "unsigned"
         if as_image:
-            data, media_type, _ = images["photo"]
+            photo = images["photo"]
             return Response(
-                data,
-                media_type=media_type,
+                photo.data,
+                media_type=photo.media_type,
                 headers={
                     "X-Isegan-Model-Id": pipeline.model_id,
                     "X-Isegan-Parser-Id": pipeline.parser_id,
@@ -381,20 +398,20 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 },
             )
         timings = {"decode": decode_s, **outcome.stage_seconds, "encode": encode_s}
-        timings |= {"sign": sign_s, "audit": audit_s, "total": time.perf_counter() - received}
+        timings |= {"audit": audit_s, "total": time.perf_counter() - received}
         body = SynthesisResponse(
             request_id=current_request_id(),
             model_id=pipeline.model_id,
             parser_id=pipeline.parser_id,
             images={
                 name: EncodedImage(
-                    media_type=media_type,
-                    width=size[0],
-                    height=size[1],
+                    media_type=image.media_type,
+                    width=image.size[0],
+                    height=image.size[1],
                     sha256=record.outputs[name],
-                    data=base64.b64encode(data).decode("ascii"),
+                    data=base64.b64encode(image.data).decode("ascii"),
                 )
-                for name, (data, media_type, size) in images.items()
+                for name, image in images.items()
             },
             labels=LABELS,
             content_credentials=credentials,
@@ -543,62 +560,35 @@ async def _run(
         ) from error
 
 
-def _check_credentials(state: ServiceState, data: bytes) -> Check:
+def _check_credentials(state: ServiceState, data: bytes) -> tuple[Check, WatermarkInfo | None]:
     if not data:
         raise ProblemError(422, "empty-upload", "Empty upload", "the image upload is empty")
     fmt = sniff_format(data, state.limits)
-    return check(data, Image.MIME.get(fmt, "image/png"), state.trust_anchors)
+    result = check(data, Image.MIME.get(fmt, "image/png"), state.trust_anchors)
+    watermark = None
+    if state.watermarker is not None:
+        image = decode_image(data, state.limits).image
+        reading = state.watermarker.read(image, state.known_installations())
+        if reading is not None:
+            watermark = WatermarkInfo.model_validate(reading.as_dict())
+    return result, watermark
 
 
-def _sign_outputs(
-    signer: CredentialSigner,
-    images: dict[str, tuple[bytes, str, tuple[int, int]]],
-    sketch: bytes,
-    sketch_format: str,
-    facts: EmbeddedFacts,
-) -> dict[str, tuple[bytes, str, tuple[int, int]]]:
-    """Each output with a C2PA manifest; our assertion names the request."""
-    signed = {}
-    for name, (data, media_type, size) in images.items():
-        assertion = {**facts.model_dump(exclude_none=True), "output": name}
-        assertion["request_id"] = current_request_id()
-        signed[name] = (
-            signer.sign(
-                data,
-                media_type,
-                sketch=sketch,
-                sketch_media_type=Image.MIME.get(sketch_format, "application/octet-stream"),
-                facts=assertion,
-                title=f"{name}.{media_type.split('/')[-1]}",
-            ),
-            media_type,
-            size,
-        )
-    return signed
+def _watermark_mark(state: ServiceState) -> WatermarkMark | None:
+    """This request's record number and what embeds it, when watermarking is on."""
+    if state.watermarker is None or state.records is None or state.installation is None:
+        return None
+    return WatermarkMark(state.watermarker, state.installation.id, state.records.next())
 
 
-def _encode_outputs(
+def _render(
     result: PipelineResult,
     sketch: Image.Image,
     names: tuple[str, ...],
     facts: EmbeddedFacts,
     fmt: OutputFormat,
-) -> dict[str, tuple[bytes, str, tuple[int, int]]]:
-    """Each requested output as (file bytes, media type, (width, height))."""
-    images: dict[str, Image.Image] = {}
-    for name in names:
-        if name == "photo":
-            images["photo"] = result.photo
-        elif name == "stage1_photo":
-            images[name] = result.stage1_photo
-        elif name == "parsing":
-            images[name] = parsing_to_image(result.intermediate_parsing)
-        elif name == "sketch_parsing":
-            images[name] = parsing_to_image(result.sketch_parsing)
-    if result.warped and "photo" in names:
-        images["photo_on_input"] = result.photo_on_input(sketch)
-    encoded = {}
-    for name, image in images.items():
-        data, media_type = encode_image(image, facts.model_copy(update={"output": name}), fmt)
-        encoded[name] = (data, media_type, image.size)
-    return encoded
+    mark: WatermarkMark | None,
+    signing: Signing | None,
+) -> dict[str, Rendered]:
+    images = output_images(result, names, sketch)
+    return render_outputs(images, facts, fmt, watermark=mark, signing=signing)

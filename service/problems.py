@@ -33,7 +33,8 @@ class Problem(BaseModel):
     instance: str | None = Field(None, examples=["/synthesize"])
     request_id: str = Field(examples=["3f1c2d9e6b4a4f0e9d7c1a2b3c4d5e6f"])
     errors: list[dict[str, Any]] | None = Field(
-        None, description="Field-level errors of a 422 from request validation."
+        None,
+        description="Field-level errors of a 422: each names the field (``loc``) and why.",
     )
 
 
@@ -48,6 +49,7 @@ class ProblemError(Exception):
         detail: str,
         *,
         headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -55,6 +57,7 @@ class ProblemError(Exception):
         self.title = title
         self.detail = detail
         self.headers = headers or {}
+        self.errors = errors
 
 
 def problem_body(
@@ -115,8 +118,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProblemError)
         return problem_response(
-            request, error.status, error.slug, error.title, error.detail, headers=error.headers
-        )
+            request, error.status, error.slug, error.title, error.detail,
+            headers=error.headers, errors=error.errors,
+        )  # fmt: skip
 
     async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)

@@ -110,6 +110,21 @@ class SynthesisResponse(BaseModel):
 class ContentCredentialsInfo(BaseModel):
     signing: bool = Field(description="Outputs carry signed C2PA manifests.")
     signer: str | None = Field(description="Subject of the signing certificate.")
+    key: Literal["organisation", "installation", "off"] = Field(
+        "off",
+        description="Whose key signs: a configured organisation key, or this installation's "
+        "own (self-signed: verifiers say 'untrusted' until given its root).",
+    )
+    installation: str | None = Field(None, description="This installation's id.")
+    watermark: bool = Field(False, description="Output photos carry the invisible watermark.")
+
+
+class WatermarkInfo(BaseModel):
+    synthetic: bool = True
+    installation: str = Field(description="The installation whose check the payload passed.")
+    record: int = Field(description="Its record number, modulo 2**20 (isegan audit find).")
+    flipped_bits: int = Field(description="Uncertain bits the reading had to flip (0-2).")
+    strength: float = Field(description="Mean decoder score magnitude (unmarked: under 3).")
 
 
 class VerifyResponse(BaseModel):
@@ -118,6 +133,11 @@ class VerifyResponse(BaseModel):
     digital_source_type: str | None
     provenance: dict[str, Any] = Field(description="isegan's own assertion, when present.")
     failures: list[str] = Field(description="C2PA validation codes that failed.")
+    watermark: WatermarkInfo | None = Field(
+        None,
+        description="The invisible watermark of an installation this service knows, read "
+        "from the pixels (present even when the manifest and XMP were stripped).",
+    )
 
 
 class ModelInfo(BaseModel):

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from isegan.model.inference import InferenceOptions, Precision
+from isegan.provenance.installation import default_data_dir
 
 SETTINGS_FILE_VARIABLE = "ISEGAN_SETTINGS_FILE"
 
@@ -136,8 +137,25 @@ class ServiceSettings(BaseSettings):
         "an empty value turns it off.",
     )
 
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="The installation's folder: its id, its signing key (made on first use "
+        "when no c2pa_key is given) and its watermark record numbers. Keep it on a volume.",
+    )
+    c2pa: Literal["on", "off"] = Field(
+        "on",
+        description="Sign every output with C2PA Content Credentials: with c2pa_key when "
+        "given, else with the installation's own key. 'off' turns signing off.",
+    )
+    watermark: Literal["on", "off"] = Field(
+        "on",
+        description="Hide the installation id and a record number in every output photo "
+        "(RivaGAN), readable by POST /verify after the metadata is stripped.",
+    )
     c2pa_key: Path | None = Field(
-        None, description="PEM private key (ES256) that signs C2PA Content Credentials."
+        None,
+        description="PEM private key (ES256) of the organisation that signs C2PA Content "
+        "Credentials; replaces the installation key.",
     )
     c2pa_cert_chain: Path | None = Field(
         None, description="PEM certificate chain of that key, signer first; with c2pa_key."

@@ -19,7 +19,10 @@ from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.version import code_version
 from isegan.provenance.audit import AuditLog
-from isegan.provenance.credentials import CredentialSigner, root_of_chain
+from isegan.provenance.credentials import CredentialSigner
+from isegan.provenance.installation import Installation, RecordNumbers
+from isegan.provenance.signing import SigningSetup, choose_signing, installations_in_roots
+from isegan.provenance.watermark import Watermarker
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.settings import ServiceSettings
 from isegan.service.uploads import UploadLimits
@@ -36,7 +39,11 @@ class ServiceState:
     worker: InferenceWorker | None = None
     audit: AuditLog | None = None
     signer: CredentialSigner | None = None
+    signing: SigningSetup | None = None
     trust_anchors: str | None = None  # PEM roots for POST /verify
+    installation: Installation | None = None
+    records: RecordNumbers | None = None
+    watermarker: Watermarker | None = None
     ready: bool = False
     stopping: bool = False
     code_version: str = field(default_factory=code_version)
@@ -87,9 +94,15 @@ class ServiceState:
             torch.use_deterministic_algorithms(True, warn_only=True)
         if settings.audit_log is not None:
             self.audit = AuditLog(settings.audit_log)
-        if settings.c2pa_key is not None and settings.c2pa_cert_chain is not None:
-            self.signer = CredentialSigner(settings.c2pa_key, settings.c2pa_cert_chain)
-        self.trust_anchors = trust_anchors(settings)
+        self.installation = Installation.open(settings.data_dir)
+        self.signing = choose_signing(
+            settings.c2pa, self.installation, settings.c2pa_key, settings.c2pa_cert_chain
+        )
+        self.signer = self.signing.signer
+        self.trust_anchors = trust_anchors(settings, self.signing)
+        if settings.watermark == "on":
+            self.watermarker = Watermarker.load()
+            self.records = self.installation.records()
         self.pipeline = pipeline
         self.worker = InferenceWorker(
             pipeline,
@@ -118,8 +131,21 @@ class ServiceState:
             pipeline.device,
             settings.audit_log or "off",
         )
+        logger.info(
+            "installation %s (%s): %s; watermark %s",
+            self.installation.id,
+            settings.data_dir,
+            self.signing.describe(),
+            settings.watermark,
+        )
         if self.signer is None:
-            logger.warning("no C2PA key configured: outputs are NOT signed (Content Credentials)")
+            logger.warning("ISEGAN_C2PA=off: outputs are NOT signed (Content Credentials)")
+
+    def known_installations(self) -> list[str]:
+        """Installations whose watermark POST /verify can read: this one and those named
+        by the trusted roots."""
+        own = [self.installation.id] if self.installation is not None else []
+        return list(dict.fromkeys(own + installations_in_roots(self.trust_anchors)))
 
     def _warm_up(self, pipeline: FacePipeline) -> None:
         """One inference before traffic: allocations, kernel choices. A compiled pipeline
@@ -165,13 +191,11 @@ class ServiceState:
         return stages
 
 
-def trust_anchors(settings: ServiceSettings) -> str | None:
-    """The roots POST /verify trusts: the configured ones, else our own chain's root."""
+def trust_anchors(settings: ServiceSettings, signing: SigningSetup) -> str | None:
+    """The roots POST /verify trusts: the configured ones, else our own signer's root."""
     if settings.c2pa_trust_anchors is not None:
         return settings.c2pa_trust_anchors.read_text()
-    if settings.c2pa_cert_chain is not None:
-        return root_of_chain(settings.c2pa_cert_chain.read_bytes())
-    return None
+    return signing.root
 
 
 def check_pinned(path: Path, expected: str | None, what: str, setting: str) -> None:

@@ -27,6 +27,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def installation_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every service and CLI run of the session uses a throwaway installation (its id,
+    signing key and record numbers), never the user's own data folder."""
+    folder = tmp_path_factory.mktemp("installation")
+    previous = os.environ.get("ISEGAN_DATA_DIR")
+    os.environ["ISEGAN_DATA_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("ISEGAN_DATA_DIR", None)
+    else:
+        os.environ["ISEGAN_DATA_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def cufs_dir() -> Path:
     """The bundled CUFS pairs: $ISEGAN_CUFS_DIR, else ../shared/data/cufs beside the repo."""

@@ -89,13 +89,22 @@
       return;
     }
     const model = await info.json();
-    const signing = model.content_credentials.signing
-      ? `outputs are signed with C2PA Content Credentials (${model.content_credentials.signer})`
-      : "outputs are not signed (no C2PA key is configured)";
+    const credentials = model.content_credentials;
+    const signing = credentials.signing
+      ? `outputs are signed with C2PA Content Credentials (${credentials.signer}, ` +
+        `${credentials.key} key)`
+      : "outputs are not signed (C2PA signing is turned off)";
     status.textContent =
       `Ready on ${model.device}. Model ${short(model.model_id)}, parser ${short(model.parser_id)}, ` +
       `code ${model.code_version}; ${signing}.`;
   }
+
+  const CUSTODY_FIELDS = [
+    ["case_id", "case-id-input"],
+    ["evidence_id", "evidence-id-input"],
+    ["examiner", "examiner-input"],
+    ["note", "note-input"],
+  ];
 
   async function synthesize(parsingFile) {
     clearError();
@@ -106,6 +115,10 @@
     const body = new FormData();
     body.append("sketch", state.sketch, state.sketch.name || "sketch");
     body.append("outputs", OUTPUTS);
+    for (const [field, id] of CUSTODY_FIELDS) {
+      const value = $(id).value.trim();
+      if (value) body.append(field, value);
+    }
     if (parsingFile) {
       body.append("parsing", parsingFile, parsingFile.name || "parsing.png");
     } else {
@@ -348,6 +361,15 @@
     for (const [name, digest] of Object.entries(record.outputs)) {
       rows.push([`${name} SHA-256`, digest]);
     }
+    const custody = record.custody || {};
+    for (const [field, label] of [["case_id", "Case ID"], ["evidence_id", "Evidence ID"],
+      ["examiner", "Examiner"], ["note", "Note"]]) {
+      if (custody[field]) rows.push([label, custody[field]]);
+    }
+    if (record.watermark) {
+      rows.push(["Watermark", `installation ${record.watermark.installation}, ` +
+        `record ${record.watermark.record}`]);
+    }
     rows.push(["Aligned", result.aligned ? "yes" : "no"]);
     rows.push(["Batch size", String(result.batch_size)]);
     rows.push(["Source type", record.digital_source_type.split("/").pop()]);
@@ -383,7 +405,7 @@
 
   async function verifyCredentials(result) {
     if (result.content_credentials !== "signed") {
-      return { text: "unsigned: this service has no C2PA signing key", tone: "" };
+      return { text: "unsigned: C2PA signing is turned off on this service", tone: "" };
     }
     const body = new FormData();
     body.append("image", state.blobs.photo, result.images.photo.fileName);
@@ -394,6 +416,7 @@
       const texts = {
         trusted: `photo signed and trusted (${verdict.signer})`,
         untrusted: `photo signed by ${verdict.signer}, but the signer is not trusted here`,
+        // an installation key: trusted only by verifiers given the installation's root
         invalid: `INVALID: ${verdict.failures.join(", ")}`,
         "no-credentials": "the photo carries no Content Credentials",
       };

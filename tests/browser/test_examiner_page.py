@@ -140,7 +140,9 @@ def test_examiner_turns_a_sketch_into_a_photo_from_the_keyboard(
     assert record["Parser ID"] == model["parser_id"]
     assert record["Sketch SHA-256"] == hashlib.sha256(sketch.read_bytes()).hexdigest()
     assert record["Hashes checked here"].startswith("every output matches")
-    assert record["Content Credentials"].startswith("unsigned")
+    # signed by this installation's own key, which this service trusts for itself
+    assert record["Content Credentials"].startswith("photo signed and trusted")
+    assert record["Watermark"].startswith("installation inst-")
 
     # Downloads are the very files the record hashes.
     photo = download(page, "Download photo", tmp_path)

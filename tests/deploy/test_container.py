@@ -99,6 +99,7 @@ def test_compose_reserves_a_gpu_and_keeps_audit_and_models_volumes(compose) -> N
     volumes = service["volumes"]
     assert any(v.endswith(":/models:ro") for v in volumes)
     assert any(v.startswith("isegan-audit:/var/lib/isegan/audit") for v in volumes)
+    assert any(v.startswith("isegan-data:/var/lib/isegan/data") for v in volumes)
     assert "isegan.service.healthcheck" in service["healthcheck"]["test"]
     cpu = compose["services"]["isegan-cpu"]
     assert cpu["profiles"] == ["cpu"] and "deploy" not in cpu

@@ -1,0 +1,81 @@
+"""Issue 22's bar, as a user runs it: a photo from `isegan synthesize` with no key set is
+signed with the case fields; re-saved as JPEG 75 without metadata, `isegan verify` still
+names its installation and record, and `isegan audit` finds and exports the case."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+ISEGAN = str(Path(sys.executable).with_name("isegan"))
+
+
+def run(*args: object, env_dir: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "ISEGAN_DATA_DIR": str(env_dir)}
+    env.pop("ISEGAN_C2PA_KEY", None)
+    env.pop("ISEGAN_C2PA_CERT_CHAIN", None)
+    return subprocess.run(
+        [ISEGAN, *map(str, args)], capture_output=True, text=True, timeout=300, check=False,
+        env=env,
+    )  # fmt: skip
+
+
+def test_unconfigured_synthesize_signs_watermarks_and_records_the_case(
+    cufs_dir: Path, test_ids: list[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "installation"
+    sketch = cufs_dir / "sketches" / f"{test_ids[2]}.png"
+    made = run(
+        "synthesize", sketch, "-o", tmp_path / "out", "--align", "false",
+        "--case-id", "CASE-22", "--evidence-id", "E1", "--examiner", "J. Doe",
+        env_dir=data,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    photo = tmp_path / "out" / f"{sketch.stem}.png"
+
+    checked = run("verify", photo, "--json", "--no-watermark", env_dir=data)
+    result = json.loads(checked.stdout)[str(photo)]
+    assert checked.returncode == 3 and result["verdict"] == "untrusted"  # a valid manifest
+    assert result["provenance"]["case_id"] == "CASE-22"
+    assert result["provenance"]["examiner"] == "J. Doe"
+    record = result["provenance"]["watermark"]["record"]
+    root = data / "credentials" / "isegan-root.pem"
+    trusted = run("verify", photo, "--trust", root, "--no-watermark", env_dir=data)
+    assert trusted.returncode == 0 and "verdict: trusted" in trusted.stdout
+
+    shared = tmp_path / "shared.jpg"
+    with Image.open(photo) as image:
+        image.convert("RGB").save(shared, "JPEG", quality=75)  # no XMP, no C2PA
+    found = run("verify", shared, env_dir=data)
+    installation = json.loads((data / "installation.json").read_text())["id"]
+    assert found.returncode == 5, found.stdout  # no credentials ...
+    assert (
+        f"no credentials; watermark: synthetic, isegan installation {installation}, "
+        f"record {record}" in found.stdout
+    )  # ... but the watermark names the record
+
+    log = data / "audit.jsonl"
+    listed = run("audit", "find", log, "--record", record, env_dir=data)
+    assert listed.returncode == 0 and json.loads(listed.stdout)["custody"]["case_id"] == "CASE-22"
+    exported = run("audit", "export", log, "--case", "CASE-22", "-o", tmp_path / "x", env_dir=data)
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "x" / "records.jsonl").read_text().count("\n") == 1
+    report = json.loads((tmp_path / "x" / "chain-report.json").read_text())
+    assert report["chain_intact_through_last_record"] is True
+    assert json.loads((tmp_path / "x" / "model.json").read_text())["model_ids"]
+    assert run("audit", "find", log, "--case", "OTHER", env_dir=data).returncode == 1
+
+
+def test_a_bad_custody_flag_is_one_clear_line(cufs_dir: Path, test_ids, tmp_path) -> None:
+    sketch = cufs_dir / "sketches" / f"{test_ids[2]}.png"
+    result = run(
+        "synthesize", sketch, "-o", tmp_path, "--case-id", "two words", env_dir=tmp_path / "d"
+    )
+    assert result.returncode == 2
+    assert "--case-id" in result.stderr and "may hold only" in result.stderr
