@@ -38,6 +38,7 @@ def test_flood_is_batched_refused_with_retry_after_and_never_500(
     settings = service_settings(
         generator_checkpoint, parser_checkpoint, tmp_path / "audit.jsonl",
         queue_size=6, max_batch_size=4, max_batch_wait_ms=100,
+        c2pa="off", watermark="off",  # so equal pixels give equal bytes across requests
     )  # fmt: skip
     with running_server(settings) as url:
         responses = asyncio.run(flood(url, sketch_bytes, 40))
