@@ -105,6 +105,11 @@ def test_examiner_turns_a_sketch_into_a_photo_from_the_keyboard(
     open_file_chooser_with_space(page).set_files(str(sketch))
     page.keyboard.press("Tab")  # the alignment choice (automatic by default)
     assert page.evaluate("document.activeElement.value") == "auto"
+    page.keyboard.press("Tab")  # the chain-of-custody fields, all optional
+    assert page.evaluate("document.activeElement.id") == "case-id-input"
+    page.keyboard.type("CASE-7")
+    for _ in range(3):  # evidence id, examiner, note: left empty
+        page.keyboard.press("Tab")
     page.keyboard.press("Tab")  # the Synthesise button
     assert page.evaluate("document.activeElement.id") == "synthesize-button"
     page.keyboard.press("Enter")
@@ -139,6 +144,7 @@ def test_examiner_turns_a_sketch_into_a_photo_from_the_keyboard(
     assert record["Model ID"] == model["model_id"]
     assert record["Parser ID"] == model["parser_id"]
     assert record["Sketch SHA-256"] == hashlib.sha256(sketch.read_bytes()).hexdigest()
+    assert record["Case ID"] == "CASE-7" and "Examiner" not in record
     assert record["Hashes checked here"].startswith("every output matches")
     # signed by this installation's own key, which this service trusts for itself
     assert record["Content Credentials"].startswith("photo signed and trusted")
