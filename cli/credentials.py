@@ -88,8 +88,11 @@ def run_verify(args: argparse.Namespace) -> int:
         credentials = check(path.read_bytes(), media_type, anchors)
         reading = None
         if watermarker is not None:
-            with Image.open(path) as image:
-                reading = watermarker.read(image, known)
+            try:
+                with Image.open(path) as image:
+                    reading = watermarker.read(image, known)
+            except (OSError, ValueError):  # pixels that do not decode carry no reading
+                reading = None
         results[str(path)] = (credentials, reading)
     if args.json:
         print(

@@ -567,7 +567,10 @@ def _check_credentials(state: ServiceState, data: bytes) -> tuple[Check, Waterma
     result = check(data, Image.MIME.get(fmt, "image/png"), state.trust_anchors)
     watermark = None
     if state.watermarker is not None:
-        image = decode_image(data, state.limits).image
+        try:
+            image = decode_image(data, state.limits).image
+        except ProblemError:  # pixels that do not decode (an edited file) carry no reading
+            return result, None
         reading = state.watermarker.read(image, state.known_installations())
         if reading is not None:
             watermark = WatermarkInfo.model_validate(reading.as_dict())

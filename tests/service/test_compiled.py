@@ -34,6 +34,7 @@ def test_compiled_service_compiles_before_ready_and_matches_eager(
     settings = service_settings(
         generator_checkpoint, parser_checkpoint, None,
         compile=True, max_batch_size=2, max_batch_wait_ms=200,
+        watermark="off",  # compared with the eager pipeline's pixels below
     )  # fmt: skip
     with running_server(settings, timeout=900) as url:
         compiled_graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]

@@ -155,10 +155,12 @@ def test_service_signs_every_output_and_verifies_uploads(
     settings = service_settings(
         generator_checkpoint, parser_checkpoint, tmp_path / "audit.jsonl",
         c2pa_key=chain["key"], c2pa_cert_chain=chain["chain"],
+        watermark="off",  # below: two signings of the same pixels
     )  # fmt: skip
     with running_server(settings) as url:
         info = httpx.get(url + "/v1/model").json()["content_credentials"]
         assert info["signing"] is True and "isegan development signer" in info["signer"]
+        assert info["key"] == "organisation"
         body = httpx.post(
             url + "/synthesize",
             files={"sketch": ("s.png", sketch_bytes)},
