@@ -20,11 +20,12 @@ from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.pretrained import default_generator_path
 from isegan.model.version import code_version
 from isegan.provenance.audit import AuditLog
+from isegan.provenance.credentials import CredentialsError
 from isegan.provenance.custody import FIELD_NAMES, Custody, CustodyError, parse_custody
 from isegan.provenance.installation import Installation, RecordNumbers, default_data_dir
 from isegan.provenance.labels import EmbeddedFacts, ProvenanceRecord, sha256_hex, utc_now
 from isegan.provenance.render import Signing, WatermarkMark, output_images, render_outputs
-from isegan.provenance.signing import SigningSetup, choose_signing
+from isegan.provenance.signing import SigningSetup, choose_signing, require_key_pair
 from isegan.provenance.watermark import Watermarker
 
 #: File name suffix of each output.
@@ -141,8 +142,10 @@ class Marking:
     """This run's installation, signer, watermark and audit log."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        if (args.c2pa_key is None) != (args.c2pa_cert_chain is None):
-            raise InputError("--c2pa-key and --c2pa-cert-chain go together")
+        try:
+            require_key_pair(args.c2pa_key, args.c2pa_cert_chain)
+        except CredentialsError:
+            raise InputError("--c2pa-key and --c2pa-cert-chain go together") from None
         try:
             self.custody: Custody = parse_custody({n: getattr(args, n) for n in FIELD_NAMES})
         except CustodyError as error:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isegan.provenance.installation import watermark_record
+
 GENESIS = "0" * 64
 
 
@@ -121,7 +123,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
 def find_records(
     path: Path, *, case_id: str | None = None, record: int | None = None
 ) -> list[dict[str, Any]]:
-    """The records of one case, and/or the one whose watermark holds ``record`` (the
+    """The records of one case, and/or those whose watermark holds ``record`` (the
     watermark carries it modulo 2**20, so every record that matches is returned)."""
     found = []
     for entry in read_records(path):
@@ -131,7 +133,7 @@ def find_records(
             continue
         if record is not None and (
             not isinstance(watermark.get("record"), int)
-            or watermark["record"] % (1 << 20) != record % (1 << 20)
+            or watermark_record(watermark["record"]) != watermark_record(record)
         ):
             continue
         found.append(entry)

@@ -131,6 +131,15 @@ def _create_once(path: Path, content: bytes) -> bytes:
     return path.read_bytes()
 
 
+#: The watermark carries a record number modulo 2**WATERMARK_RECORD_BITS.
+WATERMARK_RECORD_BITS = 20
+
+
+def watermark_record(record: int) -> int:
+    """What the watermark of the output with this record number carries."""
+    return record % (1 << WATERMARK_RECORD_BITS)
+
+
 class RecordNumbers:
     """Unique, increasing record numbers across threads and processes on one folder."""
 

@@ -6,7 +6,6 @@ An organisation key and chain, when configured, sign; else the installation's ow
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,7 +16,6 @@ from cryptography.x509.oid import NameOID
 from isegan.provenance.credentials import CredentialsError, CredentialSigner, root_of_chain
 from isegan.provenance.installation import Installation, installation_of_organisation
 
-logger = logging.getLogger(__name__)
 SigningMode = Literal["on", "off"]
 KeyKind = Literal["organisation", "installation", "off"]
 
@@ -27,14 +25,23 @@ class SigningSetup:
     signer: CredentialSigner | None
     key: KeyKind
     root: str | None  # PEM of the root a verifier must trust for "trusted"
-    root_path: Path | None
+    #: The file that root comes from: the installation's root certificate, or the
+    #: organisation's chain (its last certificate).
+    root_source: Path | None
 
     def describe(self) -> str:
         if self.signer is None:
             return "outputs are NOT signed (C2PA off)"
         return (
-            f"outputs are signed by {self.signer.subject} ({self.key} key, root {self.root_path})"
+            f"outputs are signed by {self.signer.subject} ({self.key} key; "
+            f"verifiers trust the root in {self.root_source})"
         )
+
+
+def require_key_pair(key: Path | None, chain: Path | None) -> None:
+    """A signing key is only usable with its certificate chain, and the other way round."""
+    if (key is None) != (chain is None):
+        raise CredentialsError("a C2PA key and its certificate chain go together")
 
 
 def choose_signing(
@@ -43,8 +50,7 @@ def choose_signing(
     key: Path | None = None,
     chain: Path | None = None,
 ) -> SigningSetup:
-    if (key is None) != (chain is None):
-        raise CredentialsError("a C2PA key and its certificate chain go together")
+    require_key_pair(key, chain)
     if mode == "off":
         return SigningSetup(None, "off", None, None)
     if key is not None and chain is not None:

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from isegan.provenance.installation import WATERMARK_RECORD_BITS, watermark_record
 from isegan.provenance.rivagan import (
     MESSAGE_BITS,
     RivaganDecoder,
@@ -44,7 +45,7 @@ from isegan.provenance.rivagan import (
     load_rivagan,
 )
 
-RECORD_BITS = 20
+RECORD_BITS = WATERMARK_RECORD_BITS
 CHECK_BITS = MESSAGE_BITS - RECORD_BITS
 PAYLOAD_VERSION = "isegan-watermark/1"
 #: Mean |score| below which no claim is made: above every unmarked CUFS photo and
@@ -101,7 +102,7 @@ def _check_bits(installation: str, record: int) -> list[int]:
 
 def payload_bits(installation: str, record: int) -> list[int]:
     """The 32 bits for one record of one installation."""
-    record %= 1 << RECORD_BITS
+    record = watermark_record(record)
     bits = [(record >> (RECORD_BITS - 1 - i)) & 1 for i in range(RECORD_BITS)]
     return [b ^ m for b, m in zip(bits + _check_bits(installation, record), MASK, strict=True)]
 

@@ -571,7 +571,7 @@ def _check_credentials(state: ServiceState, data: bytes) -> tuple[Check, Waterma
             image = decode_image(data, state.limits).image
         except ProblemError:  # pixels that do not decode (an edited file) carry no reading
             return result, None
-        reading = state.watermarker.read(image, state.known_installations())
+        reading = state.watermarker.read(image, state.known_installations)
         if reading is not None:
             watermark = WatermarkInfo.model_validate(reading.as_dict())
     return result, watermark

@@ -38,10 +38,12 @@ class ServiceState:
     pipeline: FacePipeline | None = None
     worker: InferenceWorker | None = None
     audit: AuditLog | None = None
-    signer: CredentialSigner | None = None
     signing: SigningSetup | None = None
     trust_anchors: str | None = None  # PEM roots for POST /verify
     installation: Installation | None = None
+    #: Installations whose watermark POST /verify can read: this one and those named by
+    #: the trusted roots (set at start; neither changes while the service runs).
+    known_installations: list[str] = field(default_factory=list)
     records: RecordNumbers | None = None
     watermarker: Watermarker | None = None
     ready: bool = False
@@ -98,8 +100,10 @@ class ServiceState:
         self.signing = choose_signing(
             settings.c2pa, self.installation, settings.c2pa_key, settings.c2pa_cert_chain
         )
-        self.signer = self.signing.signer
         self.trust_anchors = trust_anchors(settings, self.signing)
+        self.known_installations = list(
+            dict.fromkeys([self.installation.id, *installations_in_roots(self.trust_anchors)])
+        )
         if settings.watermark == "on":
             self.watermarker = Watermarker.load()
             self.records = self.installation.records()
@@ -141,11 +145,9 @@ class ServiceState:
         if self.signer is None:
             logger.warning("ISEGAN_C2PA=off: outputs are NOT signed (Content Credentials)")
 
-    def known_installations(self) -> list[str]:
-        """Installations whose watermark POST /verify can read: this one and those named
-        by the trusted roots."""
-        own = [self.installation.id] if self.installation is not None else []
-        return list(dict.fromkeys(own + installations_in_roots(self.trust_anchors)))
+    @property
+    def signer(self) -> CredentialSigner | None:
+        return self.signing.signer if self.signing is not None else None
 
     def _warm_up(self, pipeline: FacePipeline) -> None:
         """One inference before traffic: allocations, kernel choices. A compiled pipeline
