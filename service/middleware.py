@@ -14,9 +14,9 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from isegan.service.metrics import ServiceMetrics
+from isegan.service.page_headers import is_public_path, page_headers
 from isegan.service.problems import PROBLEM_MEDIA_TYPE, problem_body
 from isegan.service.request_context import set_request_id
-from isegan.service.webui import is_public_path, page_headers
 
 logger = logging.getLogger("isegan.service.access")
 

@@ -46,7 +46,8 @@ def test_the_schema_is_as_strict_as_the_service() -> None:
     most cases on values the schema allowed and the service refused)."""
     import re
 
-    from isegan.service.app import _parse_outputs, create_app
+    from isegan.service.app import create_app
+    from isegan.service.dependencies import parse_outputs
     from isegan.service.problems import ProblemError
     from isegan.service.settings import ServiceSettings
 
@@ -73,7 +74,7 @@ def test_the_schema_is_as_strict_as_the_service() -> None:
                  "", "photo,", ",photo", "photo,,parsing", "selfie", "photo;parsing",
                  "photo\n", "PHOTO", "stage1_photo,sketch_parsing,photo,parsing"]:  # fmt: skip
         try:
-            _parse_outputs(text)
+            parse_outputs(text)
             accepted = True
         except ProblemError:
             accepted = False

@@ -1,7 +1,8 @@
-"""The examiner's page: ``/`` and its static files under ``/ui/``, shipped in the package;
-and the browser-side security headers of every HTML page the service serves.
+"""The browser-side security headers of every HTML page the service serves (the
+examiner's page at ``/`` with its files under ``/ui/``, and the API docs), and which paths
+are public.
 
-Everything the page needs is served from here, and a strict Content-Security-Policy
+Everything the examiner's page needs is served by the service, and a strict Content-Security-Policy
 stops the browser from fetching anything from another host, so the page works (and is
 known to leak nothing) in an air-gapped lab. The page itself holds no secrets, so it is
 public even when API keys are configured; the key is entered in the page and sent only
@@ -11,13 +12,7 @@ with API calls.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
-from starlette.staticfiles import StaticFiles
-
-STATIC_DIR = Path(__file__).parent / "static"
 UI_PREFIX = "/ui"
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 DOCS_ASSETS_PREFIX = "/static-offline-docs"  # where fastapi-offline serves its files
@@ -66,14 +61,3 @@ def page_headers(path: str) -> Mapping[str, str] | None:
     if path in DOCS_PATHS:
         return DOCS_HEADERS
     return None
-
-
-def mount_web_ui(app: FastAPI) -> None:
-    """Serve the examiner page at ``/`` and its files under ``/ui/``."""
-
-    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
-    async def examiner_page() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
-
-    # follow_symlink: an editable install links each file into the package tree.
-    app.mount(UI_PREFIX, StaticFiles(directory=STATIC_DIR, follow_symlink=True), name="ui")
