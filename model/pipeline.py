@@ -77,6 +77,26 @@ class StageTimings:
     postprocess: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
 
+    def stage_seconds(self) -> dict[str, float]:
+        """The stages the service reports: pre- and post-processing count as one."""
+        stages = {
+            "parse": self.parse,
+            "stage1": self.stage1,
+            "stage2": self.stage2,
+            "postprocess": self.preprocess + self.postprocess,
+        }
+        if "align" in self.extra:
+            stages["align"] = self.extra["align"]
+        return stages
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One batch's results, in input order, and what each stage took."""
+
+    results: list[PipelineResult]
+    timings: StageTimings
+
 
 class FacePipeline:
     """Parser + G1 (+ G2) on one device; call it with a list of sketches."""
@@ -121,7 +141,6 @@ class FacePipeline:
         self.model_id = model_id
         self.parser_id = parser_id
         self.metadata = metadata
-        self.last_timings = StageTimings()
         self._landmarker: Landmarker | None = None
 
     def _aligner(self) -> Landmarker:
@@ -182,7 +201,18 @@ class FacePipeline:
         align: AlignMode | bool = "auto",
         sketch_parsings: Sequence[np.ndarray | None] | None = None,
     ) -> list[PipelineResult]:
-        """Run every stage once for the whole batch.
+        """The results of :meth:`run`, without the timings."""
+        return self.run(sketches, align=align, sketch_parsings=sketch_parsings).results
+
+    def run(
+        self,
+        sketches: Sequence[Image.Image],
+        *,
+        align: AlignMode | bool = "auto",
+        sketch_parsings: Sequence[np.ndarray | None] | None = None,
+    ) -> PipelineRun:
+        """Run every stage once for the whole batch; the results come with the batch's
+        stage timings.
 
         ``align``: ``"auto"`` (the default) warps each sketch to the CUFS frame unless it
         is already there (then it passes through untouched) or comes with its own parsing
@@ -195,7 +225,7 @@ class FacePipeline:
         one).
         """
         if not sketches:
-            return []
+            return PipelineRun([], StageTimings())
         mode = parse_align(align)
         overrides = list(sketch_parsings) if sketch_parsings is not None else []
         if overrides and len(overrides) != len(sketches):
@@ -255,8 +285,7 @@ class FacePipeline:
             if class_map is not None:  # report the examiner's map itself, not a resampling
                 results[index] = replace(results[index], sketch_parsing=class_map.astype(np.uint8))
         timings.postprocess = time.perf_counter() - started
-        self.last_timings = timings
-        return results
+        return PipelineRun(results, timings)
 
     def _run_parser(self, batch: torch.Tensor) -> torch.Tensor:
         """P_s in fp32. Third-party parsers (facer's TorchScript models) were not made

@@ -115,7 +115,6 @@ class ServiceState:
             max_batch_size=settings.max_batch_size,
             max_batch_wait_s=settings.max_batch_wait_ms / 1000,
             queue_size=settings.queue_size,
-            stage_timings=self._last_stage_seconds,
         )
         self._warm_up(pipeline)
         self.worker.start()
@@ -178,19 +177,6 @@ class ServiceState:
         if self.audit is not None:
             self.audit.close()
         logger.info("stopped")
-
-    def _last_stage_seconds(self) -> dict[str, float]:
-        assert self.pipeline is not None
-        timings = self.pipeline.last_timings
-        stages = {
-            "parse": timings.parse,
-            "stage1": timings.stage1,
-            "stage2": timings.stage2,
-            "postprocess": timings.preprocess + timings.postprocess,
-        }
-        if "align" in timings.extra:
-            stages["align"] = timings.extra["align"]
-        return stages
 
 
 def trust_anchors(settings: ServiceSettings, signing: SigningSetup) -> str | None:

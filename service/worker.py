@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from isegan.model.alignment import AlignMode
-from isegan.model.pipeline import PipelineResult
+from isegan.model.pipeline import PipelineResult, PipelineRun
 from isegan.service.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
@@ -88,13 +88,13 @@ class Job:
 class SketchPipeline(Protocol):
     """What the worker needs from :class:`~isegan.model.pipeline.FacePipeline`."""
 
-    def __call__(
+    def run(
         self,
         sketches: Sequence[Image.Image],
         *,
         align: AlignMode | bool = ...,
         sketch_parsings: Sequence[np.ndarray | None] | None = ...,
-    ) -> list[PipelineResult]: ...
+    ) -> PipelineRun: ...
 
 
 class InferenceWorker:
@@ -107,7 +107,6 @@ class InferenceWorker:
         max_batch_size: int,
         max_batch_wait_s: float,
         queue_size: int,
-        stage_timings: Callable[[], dict[str, float]],
     ) -> None:
         self.pipeline = pipeline
         self.device = device
@@ -116,7 +115,6 @@ class InferenceWorker:
         self.max_batch_wait_s = max_batch_wait_s
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._held: deque[Job] = deque()  # taken from the queue, waiting for a fitting batch
-        self._stage_timings = stage_timings
         self._batch_seconds: dict[int, float] = {}  # moving average by batch size
         self._accepting = False
         self._thread: threading.Thread | None = None
@@ -251,7 +249,7 @@ class InferenceWorker:
             return
         started = time.monotonic()
         try:
-            results = self._infer(live)
+            run = self._infer(live)
         except Exception as error:
             if len(live) == 1:
                 live[0].resolve(error)
@@ -264,19 +262,19 @@ class InferenceWorker:
         previous = self._batch_seconds.get(len(live))
         took = finished - started
         self._batch_seconds[len(live)] = took if previous is None else 0.7 * previous + 0.3 * took
-        stages = self._stage_timings()
+        stages = run.timings.stage_seconds()
         self.metrics.batch_size.observe(len(live))
         self.metrics.observe_stages(stages)
-        for job, result in zip(live, results, strict=True):
+        for job, result in zip(live, run.results, strict=True):
             if job.abandoned(finished):
                 self.metrics.wasted_inferences.inc()
             waited = now - job.enqueued
             self.metrics.stage_seconds.labels("queue").observe(waited)
             job.resolve(JobOutcome(result, len(live), {"queue": waited, **stages}))
 
-    def _infer(self, jobs: list[Job]) -> list[PipelineResult]:
+    def _infer(self, jobs: list[Job]) -> PipelineRun:
         parsings = [job.sketch_parsing for job in jobs]
-        return self.pipeline(
+        return self.pipeline.run(
             [job.sketch for job in jobs],
             align=jobs[0].align,
             sketch_parsings=parsings if any(p is not None for p in parsings) else None,

@@ -19,7 +19,8 @@ def pipeline(generator_checkpoint, parser_checkpoint) -> FacePipeline:
 
 def test_outputs_have_the_input_sizes(pipeline, cufs_sketches) -> None:
     odd = cufs_sketches[1].convert("L").resize((271, 333))
-    results = pipeline([*cufs_sketches, odd], align="false")
+    run = pipeline.run([*cufs_sketches, odd], align="false")
+    results = run.results
     assert len(results) == 4
     for sketch, result in zip([*cufs_sketches, odd], results, strict=True):
         assert result.photo.size == sketch.size and result.photo.mode == "RGB"
@@ -29,8 +30,11 @@ def test_outputs_have_the_input_sizes(pipeline, cufs_sketches) -> None:
         assert result.intermediate_parsing.dtype == np.uint8
         assert result.intermediate_parsing.max() < 8
     assert pipeline.two_stage and len(pipeline.model_id) == 64 and len(pipeline.parser_id) == 64
-    timings = pipeline.last_timings
+    timings = run.timings
     assert min(timings.parse, timings.stage1, timings.stage2) > 0
+    stages = timings.stage_seconds()
+    assert set(stages) == {"parse", "stage1", "stage2", "postprocess"}  # no alignment asked
+    assert stages["postprocess"] == timings.preprocess + timings.postprocess
 
 
 def test_same_input_same_output(pipeline, cufs_sketches) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from isegan.model.pipeline import PipelineResult
+from isegan.model.pipeline import PipelineResult, PipelineRun, StageTimings
 from isegan.service.metrics import ServiceMetrics
 from isegan.service.worker import InferenceWorker
 
@@ -22,17 +22,18 @@ class TimedPipeline:
     def __init__(self) -> None:
         self.computed = 0
 
-    def __call__(
+    def run(
         self,
         sketches: Sequence[Image.Image],
         *,
         align: bool = False,
         sketch_parsings: Sequence[np.ndarray | None] | None = None,
-    ) -> list[PipelineResult]:
+    ) -> PipelineRun:
         time.sleep(BATCH_SECONDS)
         self.computed += len(sketches)
         blank = np.zeros((4, 4), dtype=np.uint8)
-        return [PipelineResult(s, s, blank, blank) for s in sketches]
+        results = [PipelineResult(s, s, blank, blank) for s in sketches]
+        return PipelineRun(results, StageTimings(stage1=BATCH_SECONDS))
 
 
 async def _flood(worker: InferenceWorker, count: int, rate: float, timeout: float) -> list[str]:
@@ -54,7 +55,7 @@ def test_four_times_overload_wastes_little_compute() -> None:
     metrics = ServiceMetrics()
     worker = InferenceWorker(
         pipeline, device="test-deadlines", metrics=metrics, max_batch_size=4,
-        max_batch_wait_s=0.005, queue_size=1000, stage_timings=dict,
+        max_batch_wait_s=0.005, queue_size=1000,
     )  # fmt: skip
     worker.start()
     try:
@@ -76,7 +77,7 @@ def test_four_times_overload_wastes_little_compute() -> None:
 def test_expected_batch_time_is_learned_and_scaled() -> None:
     worker = InferenceWorker(
         TimedPipeline(), device="test-estimate", metrics=ServiceMetrics(), max_batch_size=4,
-        max_batch_wait_s=0.0, queue_size=10, stage_timings=dict,
+        max_batch_wait_s=0.0, queue_size=10,
     )  # fmt: skip
     assert worker.expected_seconds(4) == 0.0  # nothing measured: only past deadlines drop
     worker._batch_seconds[2] = 0.3

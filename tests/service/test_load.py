@@ -164,14 +164,21 @@ def test_settings_come_from_env_and_toml_file(tmp_path: Path, monkeypatch) -> No
         ServiceSettings()
 
 
+class NoPipeline:
+    """Never runs: the second worker must be refused before any batch."""
+
+    def run(self, sketches, **_):
+        raise AssertionError("a refused worker ran a batch")
+
+
 def test_a_second_model_on_the_same_device_is_refused(
     generator_checkpoint, parser_checkpoint
 ) -> None:
     settings = service_settings(generator_checkpoint, parser_checkpoint, None)
     with running_server(settings):
         second = InferenceWorker(
-            lambda sketches, **_: [], device="cpu", metrics=ServiceMetrics(),
-            max_batch_size=1, max_batch_wait_s=0, queue_size=1, stage_timings=dict,
+            NoPipeline(), device="cpu", metrics=ServiceMetrics(),
+            max_batch_size=1, max_batch_wait_s=0, queue_size=1,
         )  # fmt: skip
         with pytest.raises(DeviceBusyError, match="already loaded on cpu"):
             second.start()
