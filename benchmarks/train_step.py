@@ -51,9 +51,7 @@ def measure(
         precision=precision,
         channels_last=channels_last,
         model__generator__base_channels=width,
-        discriminators__face__base_channels=width,
-        discriminators__parsing__base_channels=width,
-        discriminators__final__base_channels=width,
+        discriminator_channels=width,
     )
     torch.manual_seed(0)
     gan = TwoStageGAN(config).to(device)

@@ -106,7 +106,7 @@ def run_export(args: argparse.Namespace) -> int:
     bundled = default_generator_path()
     identity: dict[str, Any] = {"model_ids": models, "bundled_model_id": None}
     if bundled is not None:
-        from isegan.model.checkpoint import file_sha256
+        from isegan.model.stamps import file_sha256
 
         identity["bundled_model_id"] = file_sha256(bundled)
         # the bundled model's card as the package ships it: its record and its report

@@ -18,12 +18,13 @@ from isegan.model.alignment import AlignMode
 from isegan.model.inference import PRECISIONS, InferenceOptions
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.pretrained import default_generator_path
+from isegan.model.stamps import utc_now
 from isegan.model.version import code_version
 from isegan.provenance.audit import AuditLog
 from isegan.provenance.credentials import CredentialsError
 from isegan.provenance.custody import FIELD_NAMES, Custody, CustodyError, parse_custody
 from isegan.provenance.installation import Installation, RecordNumbers, default_data_dir
-from isegan.provenance.labels import EmbeddedFacts, ProvenanceRecord, sha256_hex, utc_now
+from isegan.provenance.labels import EmbeddedFacts, ProvenanceRecord, sha256_hex
 from isegan.provenance.render import Signing, WatermarkMark, output_images, render_outputs
 from isegan.provenance.signing import SigningSetup, choose_signing, require_key_pair
 from isegan.provenance.watermark import Watermarker

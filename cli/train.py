@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import get_args
 
 import torch
 
-from isegan.model.inference import Precision
+from isegan.model.inference import PRECISIONS
 from isegan.model.parsing import PARSER_BACKENDS
 from isegan.training.config import PRESETS, build_config
 from isegan.training.distributed import setup, teardown
@@ -55,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--parser-backend", choices=PARSER_BACKENDS, help="kind of --parser file")
     parser.add_argument(
         "--precision",
-        choices=get_args(Precision),
+        choices=PRECISIONS,
         help="auto: bf16 where the device runs it natively, fp16 on older GPUs, else fp32",
     )
     parser.add_argument("--channels-last", action="store_true", default=None)
@@ -73,7 +72,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    ndf = args.ndf
     config = build_config(
         args.preset,
         file=args.config,
@@ -91,10 +89,8 @@ def run(args: argparse.Namespace) -> int:
         data__root=str(args.data) if args.data else None,
         data__split=args.split,
         data__workers=args.workers,
+        discriminator_channels=args.ndf,
         model__generator__base_channels=args.ngf,
-        discriminators__face__base_channels=ndf,
-        discriminators__parsing__base_channels=ndf,
-        discriminators__final__base_channels=ndf,
     )
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -7,8 +7,6 @@ traced. The model id is the SHA-256 of the whole file, metadata included.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +21,7 @@ from torch import nn
 
 from isegan.model.config import FrozenConfig, IseganConfig, ParserConfig, PreprocessConfig
 from isegan.model.errors import CheckpointError
+from isegan.model.stamps import file_sha256, utc_now
 from isegan.model.version import code_version
 from isegan.model.weights import load_matching_state_dict
 
@@ -71,21 +70,9 @@ class ParserMetadata(CheckpointMetadata):
 MetadataT = TypeVar("MetadataT", bound=CheckpointMetadata)
 
 
-def now_utc() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 def new_metadata_fields() -> dict[str, str]:
     """Fields every new checkpoint gets: creation time and the code that wrote it."""
-    return {"created_at": now_utc(), "code_version": code_version()}
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return {"created_at": utc_now(), "code_version": code_version()}
 
 
 def save_checkpoint(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,6 @@ from torch import nn
 from isegan.model.checkpoint import (
     ParserMetadata,
     check_no_stray_tensors,
-    file_sha256,
     load_into,
     read_checkpoint,
     save_checkpoint,
@@ -27,6 +26,7 @@ from isegan.model.errors import WeightsError
 from isegan.model.labels import get_label_scheme, to_face_probabilities
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.networks.vgg import IMAGENET_MEAN, IMAGENET_STD
+from isegan.model.stamps import file_sha256
 from isegan.model.weights import load_public_bisenet
 
 PARSER_PREFIX = "parser"
@@ -78,7 +78,7 @@ class FaceParser(nn.Module):
 
 
 ParserBackend = Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"]
-PARSER_BACKENDS: tuple[str, ...] = ("auto", "isegan", "bisenet-celebamask", "facer-lapa")
+PARSER_BACKENDS: tuple[str, ...] = get_args(ParserBackend)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from isegan.model.alignment import (
     align_face,
     parse_align,
 )
-from isegan.model.checkpoint import GeneratorMetadata, file_sha256
+from isegan.model.checkpoint import GeneratorMetadata
 from isegan.model.device import resolve_device
 from isegan.model.five_points import FivePointLandmarker
 from isegan.model.generators import Generators, load_generators
@@ -41,6 +41,7 @@ from isegan.model.inference import (
 from isegan.model.labels import NUM_FACE_CLASSES
 from isegan.model.parsing import FaceParser, ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
+from isegan.model.stamps import file_sha256
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from isegan.model.stamps import utc_now
 from isegan.provenance.credentials import CHAIN_FILE, KEY_FILE, ROOT_FILE, generate_dev_chain
-from isegan.provenance.labels import utc_now
 
 DATA_DIR_VARIABLE = "ISEGAN_DATA_DIR"
 IDENTITY_FILE = "installation.json"

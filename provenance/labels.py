@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import UTC, datetime
 from typing import Literal
 from xml.sax.saxutils import quoteattr
 
@@ -67,10 +66,6 @@ class ProvenanceRecord(BaseModel):
         "compilation, batch size): what an exact re-run needs, since the last bit of a "
         "photo can depend on them.",
     )
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def xmp_packet(facts: EmbeddedFacts) -> str:

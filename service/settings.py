@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from isegan.model.inference import InferenceOptions, Precision
+from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
 
 SETTINGS_FILE_VARIABLE = "ISEGAN_SETTINGS_FILE"
@@ -47,7 +48,7 @@ class ServiceSettings(BaseSettings):
     parser: Path | None = Field(
         None, description="Face-parser weights; the bundled default parser when unset."
     )
-    parser_backend: Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"] = "auto"
+    parser_backend: ParserBackend = "auto"
     model_sha256: str | None = Field(
         None,
         description="Pin the generator: a checkpoint whose SHA-256 (its model id) differs is "

@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from isegan.model.checkpoint import file_sha256
 from isegan.model.errors import MissingComponentError, WeightsError
 from isegan.model.five_points import locate_five_point_model
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.stamps import file_sha256
 from isegan.model.version import code_version
 from isegan.provenance.audit import AuditLog
 from isegan.provenance.credentials import CredentialSigner

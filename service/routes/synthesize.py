@@ -23,15 +23,10 @@ from PIL import Image
 from isegan.model.alignment import NoFaceFoundError
 from isegan.model.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
 from isegan.model.pipeline import FacePipeline
+from isegan.model.stamps import utc_now
 from isegan.provenance.audit import AuditUnavailableError
 from isegan.provenance.custody import Custody
-from isegan.provenance.labels import (
-    EmbeddedFacts,
-    OutputFormat,
-    ProvenanceRecord,
-    sha256_hex,
-    utc_now,
-)
+from isegan.provenance.labels import EmbeddedFacts, OutputFormat, ProvenanceRecord, sha256_hex
 from isegan.provenance.render import (
     Rendered,
     Signing,

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from isegan.model.checkpoint import file_sha256
 from isegan.model.pretrained import default_generator_path
+from isegan.model.stamps import file_sha256
 from tests.service.server import wait_until_ready
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from isegan.model.checkpoint import file_sha256
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.stamps import file_sha256
 from isegan.training.evaluate import greyscale
 from isegan.training.metrics.fsim import fsim
 

@@ -18,7 +18,6 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from isegan.model.checkpoint import file_sha256
 from isegan.model.dlib_format import DlibFormatError, DlibStream
 from isegan.model.errors import WeightsError
 from isegan.model.face_chips import (
@@ -32,6 +31,7 @@ from isegan.model.face_recognition import (
     load_face_recognizer,
     locate_packaged_model,
 )
+from isegan.model.stamps import file_sha256
 
 #: dlib truncates interpolated values to 8 bits; the torch chip stays float for gradients.
 CHIP_TOLERANCE_LEVELS = 1.0

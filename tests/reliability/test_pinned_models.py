@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from isegan.model.checkpoint import file_sha256
 from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.stamps import file_sha256
 from isegan.service.settings import ServiceSettings
 from tests.e2e.test_serve import free_port
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.checkpoint import file_sha256
 from isegan.model.labels import FACE_CLASS_COLOURS, NUM_FACE_CLASSES, parsing_to_image
 from isegan.model.pipeline import FacePipeline
+from isegan.model.stamps import file_sha256
 from isegan.provenance.audit import verify_audit_log
 from isegan.provenance.labels import DIGITAL_SOURCE_TYPE, IPTC_EXT_NS, ISEGAN_NS
 from isegan.provenance.watermark import Watermarker

@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.checkpoint import ParserMetadata, file_sha256, read_checkpoint
+from isegan.model.checkpoint import ParserMetadata, read_checkpoint
 from isegan.model.device import resolve_device
 from isegan.model.landmarks import FaceLandmarker
 from isegan.model.parsing import load_parser
 from isegan.model.pipeline import parse_sketches
 from isegan.model.pretrained import default_parser_path
+from isegan.model.stamps import file_sha256
 from isegan.training.pairs import PairFolder
 from isegan.training.parser_training import confusion, iou_per_class
 from isegan.training.pseudo_labels import label_pair
+from tests.extras import require_module
 
 # Floors set from measurements of the committed parser: mean IoU over all 120 test
 # images 0.707 (sketches) and 0.721 (photos) (model/pretrained/parser-report.md); on this
@@ -47,6 +49,7 @@ def test_metadata_says_how_it_was_made(default_parser) -> None:
     ("kind", "floor"), [("sketches", MEAN_IOU_FLOOR_SKETCHES), ("photos", MEAN_IOU_FLOOR_PHOTOS)]
 )
 def test_mean_iou_on_test_images(default_parser, cufs_dir, kind, floor) -> None:
+    require_module("mediapipe")  # the pseudo-labels it is scored against
     folder = PairFolder.open(cufs_dir, "test")
     chosen = list(folder.ids[::10])  # 12 test pairs, CUHK and AR
     images, labels = [], []

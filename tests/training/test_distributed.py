@@ -36,8 +36,7 @@ def _worker(rank: int, port: int, pairs: str, parser: str, out: str) -> None:
     try:
         config = build_config(
             "full", data__root=pairs, data__split="four", parser_weights=parser,
-            model__generator__base_channels=8, discriminators__face__base_channels=8,
-            discriminators__parsing__base_channels=8, discriminators__final__base_channels=8,
+            model__generator__base_channels=8, discriminator_channels=8,
             batch_size=1, max_steps=3, sample_every=10_000, checkpoint_every=10_000,
         )  # fmt: skip
         trainer = Trainer(config, Path(out), context, data=prepare_data(config, Path(out), context),

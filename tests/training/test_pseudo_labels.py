@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mediapipe
 import numpy as np
 import pytest
 
@@ -10,6 +9,9 @@ from isegan.model import landmarks as lm
 from isegan.model.labels import FaceClass
 from isegan.training.pairs import PairFolder
 from isegan.training.pseudo_labels import label_pair
+from tests.extras import require_module
+
+mediapipe = require_module("mediapipe")
 
 
 def test_outlines_follow_the_mesh_connections() -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from isegan.model.networks.discriminator import PatchDiscriminator
-from isegan.training.config import PRESETS, build_config
+from isegan.training.config import PRESETS, DiscriminatorsConfig, build_config
 from isegan.training.data import collate
 from isegan.training.trainer import portable_state
 
@@ -26,6 +26,7 @@ def _l1_to_real(trainer, batch) -> float:
     return float((y2 - batch["photo"]).abs().mean())
 
 
+@pytest.mark.slow  # 120 training steps: about a minute on two cores
 def test_overfitting_two_pairs_brings_y2_close_to_the_photo(trainer_factory, tmp_path) -> None:
     trainer = trainer_factory(
         tmp_path,
@@ -87,6 +88,7 @@ def test_run_outputs_and_linear_decay(trainer_factory, tmp_path) -> None:
     "how",
     [
         {},
+        {"discriminator_channels": 32},  # --ndf 32
         {"discriminators__final__base_channels": 32},
         {"overrides": ("discriminators.final.base_channels=16",)},
         {"overrides": ("discriminators.final.norm=instance",)},
@@ -96,6 +98,11 @@ def test_d2_stays_16x16_whatever_is_overridden(preset, how) -> None:
     """--ndf and --set on D2's width or norm keep its one layer (16x16 patches); the
     other discriminators keep their three (70x70)."""
     config = build_config(preset, **how)
+    if "discriminator_channels" in how:  # --ndf reaches every discriminator
+        assert {
+            getattr(config.discriminators, name).base_channels
+            for name in DiscriminatorsConfig.networks()
+        } == {32}
     assert config.discriminators.final.num_layers == 1
     assert config.discriminators.face.num_layers == 3
     assert config.discriminators.parsing.num_layers == 3
@@ -118,8 +125,9 @@ def receptive_field(network: torch.nn.Module) -> int:
 def test_init_from_a_committed_fp16_checkpoint(trainer_factory, tmp_path) -> None:
     """A run whose state is gone continues from the committed weights: G1/G2 start from
     the (fp16) checkpoint, and the new checkpoint names it."""
-    from isegan.model.checkpoint import GeneratorMetadata, file_sha256, read_checkpoint
+    from isegan.model.checkpoint import GeneratorMetadata, read_checkpoint
     from isegan.model.generators import load_generators, save_generators
+    from isegan.model.stamps import file_sha256
 
     first = trainer_factory(tmp_path / "first", "full", max_steps=2)
     first.fit()
