@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -50,29 +49,7 @@ def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    from isegan.service.app import serve
 
-    from isegan.service.app import create_app
-    from isegan.service.request_context import RequestIdLogFilter
-    from isegan.service.slow_clients import uvicorn_limits
-
-    settings = settings_from_args(args)
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdLogFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # our handler above, with request ids
-        access_log=False,  # the service logs each request itself, with its id
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        workers=1,  # one process: one copy of the model per device
-        **uvicorn_limits(settings),  # header/body/keep-alive time limits, connection cap
-    )
-    uvicorn.Server(config).run()
+    serve(settings_from_args(args))
     return 0

@@ -2,11 +2,13 @@
 routes (``service/routes/``) and schema edits (``service/openapi.py``).
 
 ``create_app(settings)`` builds a self-contained app (its own model, worker, metrics and
-audit log), so tests can run several side by side and ``isegan serve`` runs one.
+audit log), so tests can run several side by side; ``serve(settings)`` runs one under
+uvicorn, as ``isegan serve`` does.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,10 +31,11 @@ from isegan.service.openapi import (
     state_upload_limits,
 )
 from isegan.service.problems import install_problem_handlers
+from isegan.service.request_context import RequestIdLogFilter
 from isegan.service.routes import API_ROUTERS
 from isegan.service.routes.web_ui import mount_web_ui
 from isegan.service.settings import ServiceSettings
-from isegan.service.slow_clients import BodyTimeoutMiddleware
+from isegan.service.slow_clients import BodyTimeoutMiddleware, uvicorn_limits
 from isegan.service.state import ServiceState
 
 
@@ -89,3 +92,27 @@ def _add_middleware(app: FastAPI, settings: ServiceSettings, state: ServiceState
     app.add_middleware(ApiKeyMiddleware, key_digests=settings.api_key_sha256)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=state.metrics)
+
+
+def serve(settings: ServiceSettings) -> None:
+    """Serve one app under uvicorn until stopped: one process (one copy of the model per
+    device), the request id in every log line, and the slow-client limits."""
+    import uvicorn
+
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdLogFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    logging.getLogger().handlers[:] = [handler]
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # the handler above, with request ids
+        access_log=False,  # the service logs each request itself, with its id
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        workers=1,
+        **uvicorn_limits(settings),  # header/body/keep-alive time limits, connection cap
+    )
+    uvicorn.Server(config).run()

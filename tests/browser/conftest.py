@@ -23,6 +23,7 @@ from playwright.sync_api import (
 )
 
 from tests.conftest import REPO_ROOT
+from tests.extras import missing
 from tests.service.conftest import service_settings
 from tests.service.server import running_server
 
@@ -45,10 +46,7 @@ def chromium_path() -> str:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
-    pytest.fail(
-        "no Chromium for the browser tests: run scripts/install-test-browser.sh "
-        "(Debian's chromium) or set ISEGAN_TEST_CHROMIUM to a Chromium binary"
-    )
+    missing("chromium", "no Chromium binary found for the browser tests")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from isegan.model.alignment import (
 from isegan.model.face_chips import similarity_transform
 from isegan.model.five_points import FivePointLandmarker
 from isegan.model.landmarks import FaceLandmarker
+from tests.extras import require_module
 
 
 @pytest.fixture(scope="module", params=["dlib", "mediapipe"])
@@ -27,6 +28,7 @@ def landmarker(request):
     if request.param == "dlib":
         yield FivePointLandmarker()
         return
+    require_module("mediapipe")
     with FaceLandmarker() as instance:
         yield instance
 
