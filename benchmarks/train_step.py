@@ -23,10 +23,10 @@ import time
 import torch
 
 from isegan.model.device import resolve_device
-from isegan.training.config import build_config
-from isegan.training.networks import TwoStageGAN, face_perceptual_network
-from isegan.training.steps import StepContext, train_step
-from isegan.training.trainer import build_optimisers
+from isegan.training.gan.config import build_config
+from isegan.training.gan.optimisation import build_optimisers
+from isegan.training.gan.steps import StepContext, train_step
+from isegan.training.gan.two_stage_gan import TwoStageGAN, face_perceptual_network
 
 
 def measure(

@@ -14,7 +14,7 @@ from isegan.cli.weights import add_parser_options, parser_weights
 from isegan.model.device import resolve_device
 from isegan.model.face_recognition import INSTALL_HINT, load_face_recognizer, locate_packaged_model
 from isegan.model.pipeline import FacePipeline, parse_sketches
-from isegan.training.evaluate import (
+from isegan.training.evaluation.evaluate import (
     MetricWeights,
     evaluation_grid,
     load_folder_pairs,
@@ -25,7 +25,7 @@ from isegan.training.evaluate import (
     synthesise_split,
     write_json,
 )
-from isegan.training.identity_eval import CALIBRATION_RUNGS, IdentityGallery
+from isegan.training.evaluation.identity import CALIBRATION_RUNGS, IdentityGallery
 from isegan.training.pairs import PairFolder, ids_sha256
 
 

@@ -10,9 +10,10 @@ import torch
 
 from isegan.model.inference import PRECISIONS
 from isegan.model.parsing import PARSER_BACKENDS
-from isegan.training.config import PRESETS, build_config
-from isegan.training.distributed import setup, teardown
-from isegan.training.trainer import Trainer, prepare_data
+from isegan.training.gan.config import PRESETS, build_config
+from isegan.training.gan.data import prepare_data
+from isegan.training.gan.distributed import setup, teardown
+from isegan.training.gan.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 

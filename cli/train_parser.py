@@ -13,9 +13,8 @@ from isegan.model.device import resolve_device
 from isegan.model.parsing import save_parser
 from isegan.model.pipeline import parse_sketches
 from isegan.training.contact_sheet import contact_sheet, overlay
-from isegan.training.label_cache import PseudoLabelCache
-from isegan.training.pairs import PairFolder
-from isegan.training.parser_training import (
+from isegan.training.face_parser.label_cache import PseudoLabelCache
+from isegan.training.face_parser.train import (
     KINDS,
     ParserTrainConfig,
     build_parser_metadata,
@@ -23,6 +22,7 @@ from isegan.training.parser_training import (
     load_labelled,
     train_parser,
 )
+from isegan.training.pairs import PairFolder
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import torch
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
@@ -196,8 +196,3 @@ def check_no_stray_tensors(
         raise CheckpointError(
             f"checkpoint {source} holds networks {stray} that its metadata does not describe"
         )
-
-
-def metadata_json(metadata: BaseModel) -> dict[str, Any]:
-    """Metadata as plain JSON data (for APIs and reports)."""
-    return json.loads(metadata.model_dump_json())  # type: ignore[no-any-return]

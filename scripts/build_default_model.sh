@@ -11,7 +11,8 @@
 #   - INIT_FROM=a generator checkpoint this run exported: G1/G2 from its weights, fresh
 #     discriminators; the step count and schedule carry on from its metadata;
 #   - else from scratch.
-# INSTALL=0 trains without installing. Run it from a checkout that stays unchanged while
+# INSTALL=0 trains without installing. PRESET=base trains the yardstick instead
+# (scripts/build_base_yardstick.sh). Run it from a checkout that stays unchanged while
 # it trains (a git worktree), with RUN_DIR outside the work tree. To keep an unfinished
 # run across machines, pack and commit its state:
 #   python scripts/pack_training_state.py RUN_DIR/training-state.pt "$CARRY"
@@ -32,7 +33,7 @@ elif [ -f "$carry" ]; then
 elif [ -n "${INIT_FROM:-}" ]; then
     start=(--resume "$INIT_FROM")
 fi
-"$isegan" train --preset recommended --data "$data" --out "$run" \
+"$isegan" train --preset "${PRESET:-recommended}" --data "$data" --out "$run" \
     "${BUNDLED_RECIPE[@]}" "${start[@]}"
 if [ "${INSTALL:-1}" = 1 ]; then
     "$python" scripts/install_default_model.py "$run/generator.safetensors" --data "$data"

@@ -31,7 +31,7 @@ from PIL import Image
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.provenance.watermark import Watermarker, payload_bits, read_payload
-from isegan.training.metrics.fsim import fsim
+from isegan.training.evaluation.quality.fsim import fsim
 
 INSTALLATION = "measure-0001"
 Attack = Callable[[Image.Image], Image.Image]

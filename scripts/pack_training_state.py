@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from isegan.training.trainer import portable_state
+from isegan.training.gan.portable_state import portable_state
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,1 +1,1 @@
-"""The REST service (not yet implemented)."""
+"""The REST service: ``app.create_app`` assembles it; routes/ holds its routes."""

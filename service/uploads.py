@@ -34,27 +34,23 @@ class DecodedImage:
     sha256: str  # of the uploaded bytes, as received
 
 
-def _refuse(status: int, slug: str, title: str, detail: str) -> ProblemError:
-    return ProblemError(status, slug, title, detail)
-
-
 def decode_image(data: bytes, limits: UploadLimits, what: str = "sketch") -> DecodedImage:
     """Decode one uploaded image. Raises :class:`ProblemError` with 413, 415 or 422."""
     if not data:
-        raise _refuse(422, "empty-upload", "Empty upload", f"the {what} upload is empty")
+        raise ProblemError(422, "empty-upload", "Empty upload", f"the {what} upload is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(limits.formats))
     except UnidentifiedImageError as error:
         if looks_like_image(data):
-            raise _refuse(
+            raise ProblemError(
                 422,
                 "corrupt-image",
                 "Corrupt image",
                 f"the {what} starts like an image file but cannot be read (truncated or damaged)",
             ) from error
-        raise _refuse(
+        raise ProblemError(
             415,
             "unsupported-image-format",
             "Unsupported image format",
@@ -62,14 +58,14 @@ def decode_image(data: bytes, limits: UploadLimits, what: str = "sketch") -> Dec
             f"({', '.join(limits.formats)})",
         ) from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise _refuse(413, "too-many-pixels", "Too many pixels", str(error)) from error
+        raise ProblemError(413, "too-many-pixels", "Too many pixels", str(error)) from error
     except (OSError, ValueError, SyntaxError) as error:  # a broken header
-        raise _refuse(
+        raise ProblemError(
             422, "corrupt-image", "Corrupt image", f"the {what} cannot be read: {error}"
         ) from error
     width, height = image.size
     if width * height > limits.max_pixels:
-        raise _refuse(
+        raise ProblemError(
             413,
             "too-many-pixels",
             "Too many pixels",
@@ -77,7 +73,7 @@ def decode_image(data: bytes, limits: UploadLimits, what: str = "sketch") -> Dec
             f"{limits.max_pixels}",
         )
     if min(width, height) < limits.min_side:
-        raise _refuse(
+        raise ProblemError(
             422,
             "image-too-small",
             "Image too small",
@@ -89,9 +85,9 @@ def decode_image(data: bytes, limits: UploadLimits, what: str = "sketch") -> Dec
             image.load()
             oriented = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise _refuse(413, "too-many-pixels", "Too many pixels", str(error)) from error
+        raise ProblemError(413, "too-many-pixels", "Too many pixels", str(error)) from error
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
-        raise _refuse(
+        raise ProblemError(
             422, "corrupt-image", "Corrupt image", f"the {what} cannot be decoded: {error}"
         ) from error
     return DecodedImage(oriented, str(image.format), hashlib.sha256(data).hexdigest())
@@ -112,7 +108,7 @@ def check_sketch_content(image: Image.Image) -> None:
     """A single-colour image holds no sketch; refuse it instead of inventing a face."""
     low, high = to_rgb(image).convert("L").getextrema()
     if low == high:
-        raise _refuse(
+        raise ProblemError(
             422,
             "blank-image",
             "Blank image",
@@ -125,7 +121,7 @@ def decode_parsing(data: bytes, limits: UploadLimits, size: tuple[int, int]) -> 
     same size as the sketch (after EXIF orientation)."""
     image = decode_image(data, limits, what="parsing map").image
     if image.size != size:
-        raise _refuse(
+        raise ProblemError(
             422,
             "invalid-parsing-map",
             "Invalid parsing map",
@@ -135,7 +131,7 @@ def decode_parsing(data: bytes, limits: UploadLimits, size: tuple[int, int]) -> 
     try:
         return parsing_from_image(image)  # the one check of mode and class indices
     except ValueError as error:
-        raise _refuse(422, "invalid-parsing-map", "Invalid parsing map", str(error)) from error
+        raise ProblemError(422, "invalid-parsing-map", "Invalid parsing map", str(error)) from error
 
 
 def sniff_format(data: bytes, limits: UploadLimits) -> str:
@@ -144,7 +140,7 @@ def sniff_format(data: bytes, limits: UploadLimits) -> str:
         with Image.open(io.BytesIO(data), formats=list(limits.formats)) as image:
             return str(image.format)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
-        raise _refuse(
+        raise ProblemError(
             415,
             "unsupported-image-format",
             "Unsupported image format",

@@ -1,1 +1,2 @@
-"""Training of the two-stage ISEGAN model (see the training issue; not yet implemented)."""
+"""Training and evaluation: the two-stage GAN (gan/), the default face parser
+(face_parser/) and evaluation with the paper's metrics (evaluation/)."""

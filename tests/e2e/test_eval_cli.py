@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.training.evaluate import greyscale
-from isegan.training.metrics.fsim import fsim
+from isegan.training.evaluation.evaluate import greyscale
+from isegan.training.evaluation.quality.fsim import fsim
 from tests.e2e.test_cli import run
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 from isegan.model.alignment import place_on_page
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
-from isegan.training.metrics.fsim import fsim
+from isegan.training.evaluation.quality.fsim import fsim
 
 SKETCHES = 12
 

@@ -11,8 +11,8 @@ from PIL import Image
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.stamps import file_sha256
-from isegan.training.evaluate import greyscale
-from isegan.training.metrics.fsim import fsim
+from isegan.training.evaluation.evaluate import greyscale
+from isegan.training.evaluation.quality.fsim import fsim
 
 CARD = Path(__file__).resolve().parents[2] / "model" / "pretrained" / "generator.json"
 

@@ -30,7 +30,7 @@ from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
-from isegan.training.metrics.fsim import fsim
+from isegan.training.evaluation.quality.fsim import fsim
 from tests.helpers import TINY_PARSER
 
 #: What every optimised path must keep, measured against the eager fp32 output.

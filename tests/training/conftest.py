@@ -14,9 +14,10 @@ import pytest
 import torch
 from torchvision.models import vgg19
 
-from isegan.training.config import build_config
-from isegan.training.distributed import DistributedContext
-from isegan.training.trainer import Trainer, prepare_data
+from isegan.training.gan.config import build_config
+from isegan.training.gan.data import prepare_data
+from isegan.training.gan.distributed import DistributedContext
+from isegan.training.gan.trainer import Trainer
 
 CPU = DistributedContext(0, 1, 0, torch.device("cpu"))
 

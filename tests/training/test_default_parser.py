@@ -16,9 +16,9 @@ from isegan.model.parsing import load_parser
 from isegan.model.pipeline import parse_sketches
 from isegan.model.pretrained import default_parser_path
 from isegan.model.stamps import file_sha256
+from isegan.training.face_parser.pseudo_labels import label_pair
+from isegan.training.face_parser.train import confusion, iou_per_class
 from isegan.training.pairs import PairFolder
-from isegan.training.parser_training import confusion, iou_per_class
-from isegan.training.pseudo_labels import label_pair
 from tests.extras import require_module
 
 # Floors set from measurements of the committed parser: mean IoU over all 120 test

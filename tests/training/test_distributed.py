@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from isegan.training.config import build_config
-from isegan.training.distributed import setup, teardown
-from isegan.training.trainer import Trainer, prepare_data
+from isegan.training.gan.config import build_config
+from isegan.training.gan.data import prepare_data
+from isegan.training.gan.distributed import setup, teardown
+from isegan.training.gan.trainer import Trainer
 
 
 def _free_port() -> int:

@@ -13,8 +13,8 @@ from isegan.model.face_chips import cufs_chip_matrix, extract_chips
 from isegan.model.face_recognition import locate_packaged_model
 from isegan.model.preprocess import Preprocess
 from isegan.model.stamps import file_sha256
-from isegan.training.data import collate
-from isegan.training.identity_loss import crop_chip_matrices
+from isegan.training.gan.data import collate
+from isegan.training.gan.identity_loss import crop_chip_matrices
 
 
 def test_chips_follow_the_random_crop_and_flip(trainer_factory, tmp_path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from isegan.model.face_recognition import load_face_recognizer
-from isegan.training.identity_eval import CALIBRATION_RUNGS, IdentityGallery
-from isegan.training.metrics.identity import identity_scores, roc_auc
+from isegan.training.evaluation.identity import CALIBRATION_RUNGS, IdentityGallery
+from isegan.training.evaluation.quality.identity import identity_scores, roc_auc
 
 
 def test_perfect_queries_score_perfectly() -> None:

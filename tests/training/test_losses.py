@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from isegan.training.losses import (
+from isegan.training.gan.losses import (
     compositional_loss,
     discriminator_loss,
     gan_loss,

@@ -12,17 +12,17 @@ from PIL import Image
 from torchvision.models import alexnet, squeezenet1_1
 
 from isegan.model.errors import WeightsError
-from isegan.training.evaluate import greyscale
-from isegan.training.metrics.fsim import fsim
-from isegan.training.metrics.learned import (
+from isegan.training.evaluation.evaluate import greyscale
+from isegan.training.evaluation.quality.fsim import fsim
+from isegan.training.evaluation.quality.learned import (
     build_fid_inception,
     build_lpips,
     frechet_distance,
     inception_features,
     lpips_distances,
 )
-from isegan.training.metrics.nlda import nlda_accuracy
-from isegan.training.metrics.pixel import psnr, ssim
+from isegan.training.evaluation.quality.nlda import nlda_accuracy
+from isegan.training.evaluation.quality.pixel import psnr, ssim
 
 # piq.fsim (chromatic=False) implements the same paper independently in PyTorch; on real
 # CUFS photo/sketch pairs the two agree to this many FSIM units (measured: < 5e-5).
@@ -97,7 +97,7 @@ def test_nlda_best_over_dimensions_is_at_least_the_full_projection(cufs_dir, tes
 
 
 def test_nlda_face_features_ignore_tone(cufs_dir, test_ids) -> None:
-    from isegan.training.evaluate import nlda_features
+    from isegan.training.evaluation.evaluate import nlda_features
 
     grey = [greyscale(Image.open(cufs_dir / "photos" / f"{i}.png")) for i in test_ids[:3]]
     shifted = [0.5 * g + 40 for g in grey]
@@ -199,7 +199,7 @@ def test_fid_path_with_created_weights(tmp_path, cufs_dir, test_ids) -> None:
 
 
 def test_parsing_agreement_pools_pixels_per_class() -> None:
-    from isegan.training.evaluate import parsing_agreement
+    from isegan.training.evaluation.evaluate import parsing_agreement
 
     reference = [np.array([[0, 1], [1, 7]]), np.array([[0, 0], [1, 1]])]
     same = parsing_agreement(reference, reference)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from isegan.model.parsing import load_parser
 from isegan.model.preprocess import Preprocess
-from isegan.training.data import PairDataset, ParsingCache
+from isegan.training.gan.data import PairDataset, ParsingCache
 from isegan.training.pairs import DataError, PairFolder
 from tests.helpers import write_parser_checkpoint
 

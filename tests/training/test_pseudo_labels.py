@@ -7,8 +7,8 @@ import pytest
 
 from isegan.model import landmarks as lm
 from isegan.model.labels import FaceClass
+from isegan.training.face_parser.pseudo_labels import label_pair
 from isegan.training.pairs import PairFolder
-from isegan.training.pseudo_labels import label_pair
 from tests.extras import require_module
 
 mediapipe = require_module("mediapipe")

@@ -12,9 +12,9 @@ from isegan.model.config import GeneratorConfig, IseganConfig
 from isegan.model.generators import build_generators, load_generators
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.generator import StageTwoGenerator
-from isegan.training.config import build_config
-from isegan.training.data import collate
-from isegan.training.steps import StepContext, train_step
+from isegan.training.gan.config import build_config
+from isegan.training.gan.data import collate
+from isegan.training.gan.steps import StepContext, train_step
 
 SMALL = GeneratorConfig(base_channels=4, num_levels=8)
 
@@ -111,7 +111,7 @@ def test_gradient_norms_match_a_direct_computation(trainer_factory, tmp_path) ->
         trainer.config, trainer.gan, trainer.wrapped, trainer.optimisers, torch.device("cpu")
     )
     trunk = [p for n, p in trainer.gan.stage1.named_parameters() if ".heads." not in n]
-    from isegan.training.losses import parsing_matching_loss
+    from isegan.training.gan.losses import parsing_matching_loss
 
     trainer.gan.stage1.eval()  # no dropout: the same forward twice
     out = trainer.gan.stage1(batch["sketch"], batch["sketch_parsing"])
@@ -148,7 +148,7 @@ def test_ema_decay_warms_up_so_early_averages_follow_the_weights() -> None:
     """With a fixed decay of 0.999 the average after one step would still be 99.9 % the
     random initial weights; the warm-up makes the first update mostly the new weights and
     reaches the configured decay only after thousands of updates."""
-    from isegan.training.ema import GeneratorEMA
+    from isegan.training.gan.ema import GeneratorEMA
 
     torch.manual_seed(0)
     generators = build_generators(IseganConfig(generator=SMALL))

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from isegan.model.pipeline import FacePipeline
-from isegan.training.config import PRESETS, build_config
-from isegan.training.data import collate
-from isegan.training.steps import StepContext, train_step
+from isegan.training.gan.config import PRESETS, build_config
+from isegan.training.gan.data import collate
+from isegan.training.gan.steps import StepContext, train_step
 
 # Which networks an iteration must update, and whether G1's parsing head (P_int) learns.
 EXPECTED = {

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from isegan.model.networks.discriminator import PatchDiscriminator
-from isegan.training.config import PRESETS, DiscriminatorsConfig, build_config
-from isegan.training.data import collate
-from isegan.training.trainer import portable_state
+from isegan.training.gan.config import PRESETS, DiscriminatorsConfig, build_config
+from isegan.training.gan.data import collate
+from isegan.training.gan.portable_state import portable_state
 
 
 def _l1_to_real(trainer, batch) -> float:

@@ -24,7 +24,11 @@ from torch import nn
 from torch.utils.data import Dataset, Sampler
 from tqdm import tqdm
 
+from isegan.model.parsing import load_parser
 from isegan.model.preprocess import Placement, Preprocess
+from isegan.model.pretrained import default_parser_path
+from isegan.training.gan.config import TrainConfig
+from isegan.training.gan.distributed import DistributedContext, barrier
 from isegan.training.pairs import PairFolder
 
 logger = logging.getLogger(__name__)
@@ -236,3 +240,33 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
 def collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return {name: torch.stack([item[name] for item in items]) for name in items[0]}
+
+
+@dataclass
+class RunData:
+    folder: PairFolder
+    dataset: PairDataset
+    parser_id: str
+    parser_description: str
+
+
+def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) -> RunData:
+    """Open the pairs, make sure the parsing cache is filled (rank 0), load the dataset."""
+    folder = PairFolder.open(config.data.root, config.data.split)
+    parser_path = config.parser_weights or default_parser_path()
+    if parser_path is None:
+        raise ValueError("no face parser given and no default parser is installed: pass --parser")
+    loaded = load_parser(parser_path, context.device, config.parser_backend)
+    cache = ParsingCache(
+        config.data.parsing_cache or out / "parsing-cache",
+        loaded.parser_id,
+        config.data.parsing_frame,
+    )
+    if context.is_main:
+        cache.fill(folder, loaded.parser, context.device)
+    barrier(context)
+    dataset = PairDataset(
+        folder, cache, seed=config.seed, load_size=config.data.load_size, flip=config.data.flip
+    )
+    description = str(parser_path)
+    return RunData(folder, dataset, loaded.parser_id, description)

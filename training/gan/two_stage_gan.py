@@ -10,8 +10,8 @@ from torch import nn
 from isegan.model.generators import Generators, build_generators
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
-from isegan.training.config import Condition, TrainConfig
-from isegan.training.identity_loss import IdentityPerceptual
+from isegan.training.gan.config import Condition, TrainConfig
+from isegan.training.gan.identity_loss import IdentityPerceptual
 
 _CONDITION_CHANNELS = {"sketch": 3, "sketch_parsing": 8}
 

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from isegan.model.config import DiscriminatorConfig, FrozenConfig, IseganConfig
 from isegan.model.inference import Precision
 from isegan.model.parsing import ParserBackend
-from isegan.training.losses import PmNorm
+from isegan.training.gan.losses import PmNorm
 
 Condition = Literal["sketch", "sketch_parsing"]
 
@@ -42,7 +42,7 @@ class LossConfig(FrozenConfig):
     # The literal Euclidean norms of eq. 3: each channel's term has a unit-size gradient
     # whatever the class's area, which is what lets small classes (eyes, nose) count.
     # "rms" divides them by sqrt(H W) (same gradient direction, 1/256 of the size at
-    # 256x256); "mse" is the per-pixel mean square. See training/losses.py.
+    # 256x256); "mse" is the per-pixel mean square. See training/gan/losses.py.
     pm_norm: PmNorm = "l2"
     # Which network L_per's features come from: VGG-19 as the paper's text names it (its
     # ImageNet file must be given), or dlib's face-recognition ResNet, the offline stand-in
@@ -138,12 +138,6 @@ class TrainConfig(FrozenConfig):
         if self.model.stages == 2 and not self.model.use_sketch_parsing:
             raise ValueError("a two-stage model needs the sketch parsing P_s (use_sketch_parsing)")
         return self
-
-    @property
-    def trains_parsing_head(self) -> bool:
-        """Whether anything gives G1's P_int head a gradient."""
-        loss = self.loss
-        return loss.pm_weight > 0 or (loss.parsing_discriminator and loss.alpha < 1)
 
 
 def _preset_overrides() -> dict[str, dict[str, Any]]:

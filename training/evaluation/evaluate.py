@@ -28,9 +28,9 @@ from tqdm import tqdm
 from isegan.model.labels import FACE_CLASS_NAMES, parsing_to_image
 from isegan.model.pipeline import FacePipeline
 from isegan.training.contact_sheet import contact_sheet, overlay
-from isegan.training.identity_eval import IdentityGallery
-from isegan.training.metrics.fsim import fsim
-from isegan.training.metrics.learned import (
+from isegan.training.evaluation.identity import IdentityGallery
+from isegan.training.evaluation.quality.fsim import fsim
+from isegan.training.evaluation.quality.learned import (
     LPIPS_NETWORKS,
     build_fid_inception,
     build_lpips,
@@ -38,8 +38,8 @@ from isegan.training.metrics.learned import (
     inception_features,
     lpips_distances,
 )
-from isegan.training.metrics.nlda import PAPER_TRAIN_FRACTION, nlda_accuracy
-from isegan.training.metrics.pixel import psnr, ssim
+from isegan.training.evaluation.quality.nlda import PAPER_TRAIN_FRACTION, nlda_accuracy
+from isegan.training.evaluation.quality.pixel import psnr, ssim
 from isegan.training.pairs import PairFolder, read_rgb
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ paper writes ||.||_2 without saying how it is normalised, ``norm`` chooses:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -111,3 +111,25 @@ def perceptual_loss(
 def l1_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """pix2pix's reconstruction term (mean absolute error)."""
     return F.l1_loss(fake, real)
+
+
+def dip_gan_objective(weighted_terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Eq. 6, G1's objective: L_DIP = L_adv1 + lambda L_cmp + gamma L_per + mu L_PM,
+    from its terms already weighted (plus those a recipe adds: L1, L_id, L_face-per,
+    feature matching). L_adv1 is the one term every preset has."""
+    return _sum_of_terms(weighted_terms)
+
+
+def se_gan_objective(weighted_terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Eq. 7, G2's objective: L_SE = L_adv2 + lambda L_cmp + gamma L_per, from its terms
+    already weighted (plus a recipe's L_id, L_face-per, feature matching); no L_PM, since
+    G2 makes no parsing map."""
+    if "pm" in weighted_terms:
+        raise ValueError("eq. 7 has no L_PM: G2 makes no parsing map")
+    return _sum_of_terms(weighted_terms)
+
+
+def _sum_of_terms(weighted_terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    if "adv" not in weighted_terms:
+        raise ValueError(f"an adversarial term is missing: {sorted(weighted_terms)}")
+    return torch.stack(list(weighted_terms.values())).sum()

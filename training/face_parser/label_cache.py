@@ -39,7 +39,7 @@ class PseudoLabelCache:
     def build(self, folder: PairFolder, *, progress: bool = True) -> list[str]:
         """Label every pair of ``folder`` not labelled yet; return IDs with no face found."""
         from isegan.model.landmarks import FaceLandmarker
-        from isegan.training.pseudo_labels import NoFaceError, label_pair
+        from isegan.training.face_parser.pseudo_labels import NoFaceError, label_pair
 
         manifest = self._manifest()
         failed: list[str] = []

@@ -20,18 +20,20 @@ from torch import nn
 from isegan.model.inference import autocast, resolve_precision
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
-from isegan.training.config import TrainConfig
-from isegan.training.identity_loss import FaceTargets, IdentityPerceptual
-from isegan.training.losses import (
+from isegan.training.gan.config import TrainConfig
+from isegan.training.gan.identity_loss import FaceTargets, IdentityPerceptual
+from isegan.training.gan.losses import (
     compositional_loss,
+    dip_gan_objective,
     discriminator_loss,
     gan_loss,
     l1_loss,
     parsing_matching_loss,
     perceptual_loss,
+    se_gan_objective,
     stage_one_adversarial,
 )
-from isegan.training.networks import TwoStageGAN, condition_tensor
+from isegan.training.gan.two_stage_gan import TwoStageGAN, condition_tensor
 
 
 @dataclass
@@ -84,122 +86,200 @@ def frozen(networks: Sequence[nn.Module | None]) -> Iterator[None]:
         set_requires_grad(networks, True)
 
 
+@dataclass(frozen=True)
+class StepInputs:
+    """One batch on the device, with each discriminator's conditioning tensors."""
+
+    sketch: torch.Tensor  # X
+    photo: torch.Tensor  # Y, the real photo
+    sketch_parsing: torch.Tensor  # P_s
+    photo_parsing: torch.Tensor  # P_p, L_PM's target
+    frame: torch.Tensor  # where the face sits: crops the identity network's chips
+    face_condition: list[torch.Tensor]
+    parsing_condition: list[torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Fakes:
+    """The generators' outputs of this iteration (with their graphs)."""
+
+    y1: torch.Tensor  # G1's photo
+    intermediate: torch.Tensor  # P_int
+    y2: torch.Tensor | None  # G2's photo (None for single-stage presets)
+
+
+@dataclass(frozen=True)
+class RealTargets:
+    """What the reconstruction losses compare the fakes with, computed once per step."""
+
+    features: list[torch.Tensor] | None  # VGG-19's features of Y, for L_per
+    face: FaceTargets | None  # the face network's targets, for L_id and L_face-per
+
+
 def train_step(
     context: StepContext, batch: dict[str, torch.Tensor], *, gradient_norms: bool = False
 ) -> dict[str, float]:
-    """Run one iteration; returns every loss term as a float for logging, and with
-    ``gradient_norms`` the size of each weighted term's gradient on G1's trunk and G2."""
-    config, gan, wrapped = context.config, context.gan, context.wrapped
-    loss_config = config.loss
-    mode = loss_config.gan_mode
-    alpha = loss_config.alpha
-    device = context.device
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    x, y, sketch_parsing, photo_parsing = (
-        batch[k].to(device, non_blocking=True).contiguous(memory_format=memory_format)
-        for k in ("sketch", "photo", "sketch_parsing", "photo_parsing")
-    )
-    face_condition = condition_tensor(config.discriminators.face_condition, x, sketch_parsing)
-    parsing_condition = condition_tensor(config.discriminators.parsing_condition, x, sketch_parsing)
+    """Run one iteration in the paper's update order; returns every loss term as a float
+    for logging, and with ``gradient_norms`` the size of each weighted term's gradient on
+    G1's trunk and G2."""
+    inputs = step_inputs(context, batch)
     logs: dict[str, float] = {}
-
-    with context.autocast():
-        stage1 = wrapped["stage1"](x, sketch_parsing if config.model.use_sketch_parsing else None)
-        y1, intermediate = stage1.photo, stage1.parsing
-        y2 = None
-        if gan.stage2 is not None:
-            y2 = wrapped["stage2"](sketch_parsing, intermediate.detach(), y1.detach(), x)
-
-    # 1. D1 and D_par on detached fakes.
-    with context.autocast():
-        d_face = discriminator_loss(
-            wrapped["face_discriminator"](_cat(*face_condition, y)),
-            wrapped["face_discriminator"](_cat(*face_condition, y1.detach())),
-            mode,
-        )
-        d_stage1 = d_face
-        if gan.parsing_discriminator is not None:
-            d_parsing = discriminator_loss(
-                wrapped["parsing_discriminator"](_cat(*parsing_condition, photo_parsing)),
-                wrapped["parsing_discriminator"](_cat(*parsing_condition, intermediate.detach())),
-                mode,
-            )
-            d_stage1 = stage_one_adversarial(d_face, d_parsing, alpha)
-            logs["d_parsing"] = float(d_parsing.detach())
-    _update(context, d_stage1, ["face_discriminator", "parsing_discriminator"])
-    logs["d_face"] = float(d_face.detach())
-
-    # 2. D2.
-    if gan.final_discriminator is not None and y2 is not None:
-        with context.autocast():
-            d_final = discriminator_loss(
-                wrapped["final_discriminator"](_cat(*face_condition, y)),
-                wrapped["final_discriminator"](_cat(*face_condition, y2.detach())),
-                mode,
-            )
-        _update(context, d_final, ["final_discriminator"])
-        logs["d_final"] = float(d_final.detach())
-
-    discriminators = [gan.face_discriminator, gan.parsing_discriminator, gan.final_discriminator]
-    real_features = None
-    if context.perceptual is not None:
-        with torch.no_grad(), context.autocast():
-            real_features = context.perceptual(y)
-    face_targets = None
-    if context.face is not None:
-        with context.autocast():
-            face_targets = context.face.targets(y, batch["frame"])
-
-    # 3. G1 with the discriminators frozen.
-    with frozen(discriminators), context.autocast():
-        g1_terms = _adversarial_terms(
-            context, gan.face_discriminator, face_condition, y, y1, logs, "g1_adv_face"
-        )
-        if gan.parsing_discriminator is not None:
-            adv_parsing = gan_loss(
-                gan.parsing_discriminator(_cat(*parsing_condition, intermediate)), True, mode
-            )
-            logs["g1_adv_parsing"] = float(adv_parsing.detach())
-            g1_terms["adv"] = stage_one_adversarial(g1_terms["adv"], adv_parsing, alpha)
-        g1_terms |= _reconstruction_terms(
-            context, y, y1, intermediate, sketch_parsing, real_features, face_targets, logs, "g1"
-        )
-        if loss_config.pm_weight > 0:
-            pm = parsing_matching_loss(
-                photo_parsing, intermediate, loss_config.pm_beta, loss_config.pm_norm
-            )
-            logs["g1_pm"] = float(pm.detach())
-            g1_terms["pm"] = loss_config.pm_weight * pm
-        g1 = _total(g1_terms)
-    if gradient_norms:
-        trunk = [p for n, p in gan.stage1.named_parameters() if ".heads." not in n]
-        logs |= _gradient_norms(g1_terms, trunk, "grad_g1")
-    _update(context, g1, ["stage1"])
-    logs["g1_total"] = float(g1.detach())
-
-    # 4. G2 with the discriminators frozen.
-    if gan.final_discriminator is not None and gan.stage2 is not None and y2 is not None:
-        with frozen(discriminators), context.autocast():
-            g2_terms = _adversarial_terms(
-                context, gan.final_discriminator, face_condition, y, y2, logs, "g2_adv"
-            )
-            g2_terms |= _reconstruction_terms(
-                context, y, y2, intermediate, sketch_parsing, real_features, face_targets, logs,
-                "g2",
-            )  # fmt: skip
-            g2 = _total(g2_terms)
-        if gradient_norms:
-            logs |= _gradient_norms(g2_terms, list(gan.stage2.parameters()), "grad_g2")
-        _update(context, g2, ["stage2"])
-        logs["g2_total"] = float(g2.detach())
-
+    fakes = generate(context, inputs)
+    update_stage1_discriminators(context, inputs, fakes, logs)
+    update_final_discriminator(context, inputs, fakes, logs)
+    targets = real_targets(context, inputs)
+    update_stage1_generator(context, inputs, fakes, targets, logs, gradient_norms)
+    update_stage2_generator(context, inputs, fakes, targets, logs, gradient_norms)
     if context.scaler is not None and context.scaler.is_enabled():
         context.scaler.update()
     return logs
 
 
-def _total(terms: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.stack(list(terms.values())).sum()
+def step_inputs(context: StepContext, batch: dict[str, torch.Tensor]) -> StepInputs:
+    config = context.config
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    x, y, sketch_parsing, photo_parsing = (
+        batch[k].to(context.device, non_blocking=True).contiguous(memory_format=memory_format)
+        for k in ("sketch", "photo", "sketch_parsing", "photo_parsing")
+    )
+    conditions = config.discriminators
+    return StepInputs(
+        x, y, sketch_parsing, photo_parsing, batch["frame"],
+        condition_tensor(conditions.face_condition, x, sketch_parsing),
+        condition_tensor(conditions.parsing_condition, x, sketch_parsing),
+    )  # fmt: skip
+
+
+def generate(context: StepContext, inputs: StepInputs) -> Fakes:
+    """G1, then G2 on G1's outputs detached (each stage is updated by its own objective)."""
+    config, wrapped = context.config, context.wrapped
+    with context.autocast():
+        sketch_parsing = inputs.sketch_parsing if config.model.use_sketch_parsing else None
+        stage1 = wrapped["stage1"](inputs.sketch, sketch_parsing)
+        y2 = None
+        if context.gan.stage2 is not None:
+            y2 = wrapped["stage2"](
+                inputs.sketch_parsing, stage1.parsing.detach(), stage1.photo.detach(), inputs.sketch
+            )
+    return Fakes(stage1.photo, stage1.parsing, y2)
+
+
+def update_stage1_discriminators(
+    context: StepContext, inputs: StepInputs, fakes: Fakes, logs: dict[str, float]
+) -> None:
+    """1. D1 (and D_par) on the real photo (parsing) against G1's detached fakes."""
+    gan, wrapped, mode = context.gan, context.wrapped, context.config.loss.gan_mode
+    with context.autocast():
+        d_face = discriminator_loss(
+            wrapped["face_discriminator"](_cat(*inputs.face_condition, inputs.photo)),
+            wrapped["face_discriminator"](_cat(*inputs.face_condition, fakes.y1.detach())),
+            mode,
+        )
+        d_stage1 = d_face
+        if gan.parsing_discriminator is not None:
+            condition = inputs.parsing_condition
+            d_parsing = discriminator_loss(
+                wrapped["parsing_discriminator"](_cat(*condition, inputs.photo_parsing)),
+                wrapped["parsing_discriminator"](_cat(*condition, fakes.intermediate.detach())),
+                mode,
+            )
+            d_stage1 = stage_one_adversarial(d_face, d_parsing, context.config.loss.alpha)
+            logs["d_parsing"] = float(d_parsing.detach())
+    _update(context, d_stage1, ["face_discriminator", "parsing_discriminator"])
+    logs["d_face"] = float(d_face.detach())
+
+
+def update_final_discriminator(
+    context: StepContext, inputs: StepInputs, fakes: Fakes, logs: dict[str, float]
+) -> None:
+    """2. D2 on the real photo against G2's detached fake."""
+    wrapped = context.wrapped
+    if context.gan.final_discriminator is None or fakes.y2 is None:
+        return
+    with context.autocast():
+        d_final = discriminator_loss(
+            wrapped["final_discriminator"](_cat(*inputs.face_condition, inputs.photo)),
+            wrapped["final_discriminator"](_cat(*inputs.face_condition, fakes.y2.detach())),
+            context.config.loss.gan_mode,
+        )
+    _update(context, d_final, ["final_discriminator"])
+    logs["d_final"] = float(d_final.detach())
+
+
+def real_targets(context: StepContext, inputs: StepInputs) -> RealTargets:
+    features = None
+    if context.perceptual is not None:
+        with torch.no_grad(), context.autocast():
+            features = context.perceptual(inputs.photo)
+    face = None
+    if context.face is not None:
+        with context.autocast():
+            face = context.face.targets(inputs.photo, inputs.frame)
+    return RealTargets(features, face)
+
+
+def update_stage1_generator(
+    context: StepContext,
+    inputs: StepInputs,
+    fakes: Fakes,
+    targets: RealTargets,
+    logs: dict[str, float],
+    gradient_norms: bool,
+) -> None:
+    """3. G1 against the frozen D1 and D_par, by eq. 6 (L_DIP)."""
+    gan, loss_config = context.gan, context.config.loss
+    with frozen(_discriminators(gan)), context.autocast():
+        terms = _adversarial_terms(
+            context, gan.face_discriminator, inputs.face_condition, inputs.photo, fakes.y1,
+            logs, "g1_adv_face",
+        )  # fmt: skip
+        if gan.parsing_discriminator is not None:
+            judged = _cat(*inputs.parsing_condition, fakes.intermediate)
+            adv_parsing = gan_loss(gan.parsing_discriminator(judged), True, loss_config.gan_mode)
+            logs["g1_adv_parsing"] = float(adv_parsing.detach())
+            terms["adv"] = stage_one_adversarial(terms["adv"], adv_parsing, loss_config.alpha)
+        terms |= _reconstruction_terms(context, inputs, fakes.y1, fakes, targets, logs, "g1")
+        if loss_config.pm_weight > 0:
+            pm = parsing_matching_loss(
+                inputs.photo_parsing, fakes.intermediate, loss_config.pm_beta, loss_config.pm_norm
+            )
+            logs["g1_pm"] = float(pm.detach())
+            terms["pm"] = loss_config.pm_weight * pm
+        g1 = dip_gan_objective(terms)
+    if gradient_norms:
+        trunk = [p for n, p in gan.stage1.named_parameters() if ".heads." not in n]
+        logs |= _gradient_norms(terms, trunk, "grad_g1")
+    _update(context, g1, ["stage1"])
+    logs["g1_total"] = float(g1.detach())
+
+
+def update_stage2_generator(
+    context: StepContext,
+    inputs: StepInputs,
+    fakes: Fakes,
+    targets: RealTargets,
+    logs: dict[str, float],
+    gradient_norms: bool,
+) -> None:
+    """4. G2 against the frozen D2, by eq. 7 (L_SE)."""
+    gan = context.gan
+    if gan.final_discriminator is None or gan.stage2 is None or fakes.y2 is None:
+        return
+    with frozen(_discriminators(gan)), context.autocast():
+        terms = _adversarial_terms(
+            context, gan.final_discriminator, inputs.face_condition, inputs.photo, fakes.y2,
+            logs, "g2_adv",
+        )  # fmt: skip
+        terms |= _reconstruction_terms(context, inputs, fakes.y2, fakes, targets, logs, "g2")
+        g2 = se_gan_objective(terms)
+    if gradient_norms:
+        logs |= _gradient_norms(terms, list(gan.stage2.parameters()), "grad_g2")
+    _update(context, g2, ["stage2"])
+    logs["g2_total"] = float(g2.detach())
+
+
+def _discriminators(gan: TwoStageGAN) -> list[nn.Module | None]:
+    return [gan.face_discriminator, gan.parsing_discriminator, gan.final_discriminator]
 
 
 def _adversarial_terms(
@@ -250,12 +330,10 @@ def _gradient_norms(
 
 def _reconstruction_terms(
     context: StepContext,
-    real: torch.Tensor,
+    inputs: StepInputs,
     fake: torch.Tensor,
-    intermediate: torch.Tensor,
-    sketch_parsing: torch.Tensor,
-    real_features: list[torch.Tensor] | None,
-    face_targets: FaceTargets | None,
+    fakes: Fakes,
+    targets: RealTargets,
     logs: dict[str, float],
     prefix: str,
 ) -> dict[str, torch.Tensor]:
@@ -263,13 +341,16 @@ def _reconstruction_terms(
     as weighted terms. L_per is VGG-19's or, as its offline stand-in, the face network's
     (L_face-per)."""
     loss_config = context.config.loss
+    real, real_features, face_targets = inputs.photo, targets.features, targets.face
     terms: dict[str, torch.Tensor] = {}
     if loss_config.l1_weight > 0:
         l1 = l1_loss(real, fake)
         logs[f"{prefix}_l1"] = float(l1.detach())
         terms["l1"] = loss_config.l1_weight * l1
     if loss_config.cmp_weight > 0:
-        masks = intermediate if loss_config.cmp_masks == "intermediate" else sketch_parsing
+        masks = (
+            fakes.intermediate if loss_config.cmp_masks == "intermediate" else inputs.sketch_parsing
+        )
         cmp = compositional_loss(real, fake, masks, loss_config.cmp_delta)
         logs[f"{prefix}_cmp"] = float(cmp.detach())
         terms["cmp"] = loss_config.cmp_weight * cmp

@@ -1,6 +1,6 @@
 """Training the project's default face parser on CUFS photos and sketches.
 
-The labels are the landmark/colour pseudo-labels of :mod:`isegan.training.label_cache`.
+The labels are the landmark/colour pseudo-labels of :mod:`isegan.training.face_parser.label_cache`.
 Photos and sketches train together, with joint geometric augmentation (image and label
 warped alike) and photometric augmentation of the image alone, so the one network parses
 both domains. Evaluation runs through the same inference path the pipeline uses.
@@ -28,7 +28,7 @@ from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser
 from isegan.model.pipeline import parse_sketches
 from isegan.model.preprocess import Preprocess
-from isegan.training.label_cache import LABELER_VERSION, PseudoLabelCache
+from isegan.training.face_parser.label_cache import LABELER_VERSION, PseudoLabelCache
 from isegan.training.pairs import PairFolder
 
 logger = logging.getLogger(__name__)

@@ -1,12 +1,12 @@
-"""The training loop: data, networks, optimisers, logging, samples, checkpoints, resume.
+"""The training loop: networks, optimisers, logging, samples, checkpoints, resume.
 
-``run_training`` is what ``isegan train`` calls, in one process or under torchrun. Only
+``Trainer.fit`` is what ``isegan train`` runs, in one process or under torchrun. Only
 rank 0 writes files. A resumed run continues exactly: networks, optimisers, schedulers,
 gradient scaler, RNG state and the position in the epoch are all restored.
 
 Two lighter ways to continue keep the step count, the learning-rate schedule and the
 epoch position, for a run whose full state (hundreds of MB with Adam's moments) could
-not be kept: a *portable* state (``portable_state``: every network in fp16, the EMA, the
+not be kept: a *portable* state (``portable_state.py``: every network in fp16, the EMA, the
 step, no optimiser moments, tens of MB, small enough to commit), and a generator
 checkpoint of the run itself (G1/G2 and their average from its weights, fresh
 discriminators). Adam re-estimates its moments within a few dozen steps.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,101 +28,24 @@ from tqdm import tqdm
 from isegan.model.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
 from isegan.model.generators import Generators, load_generators, save_generators
 from isegan.model.inference import resolve_precision
-from isegan.model.parsing import load_parser
-from isegan.model.pretrained import default_parser_path
 from isegan.model.stamps import file_sha256
-from isegan.training.config import TrainConfig
-from isegan.training.data import EpochSampler, PairDataset, ParsingCache, collate
-from isegan.training.distributed import DistributedContext, barrier, wrap
-from isegan.training.ema import GeneratorEMA
-from isegan.training.networks import TwoStageGAN, face_perceptual_network, perceptual_network
-from isegan.training.pairs import PairFolder
-from isegan.training.samples import sample_grid
-from isegan.training.steps import StepContext, train_step
+from isegan.training.gan.config import TrainConfig
+from isegan.training.gan.data import EpochSampler, RunData, collate
+from isegan.training.gan.distributed import DistributedContext, barrier, wrap
+from isegan.training.gan.ema import GeneratorEMA
+from isegan.training.gan.optimisation import build_optimisers, build_schedulers
+from isegan.training.gan.portable_state import PORTABLE_MARK
+from isegan.training.gan.samples import sample_grid
+from isegan.training.gan.steps import StepContext, train_step
+from isegan.training.gan.two_stage_gan import (
+    TwoStageGAN,
+    face_perceptual_network,
+    perceptual_network,
+)
 
 logger = logging.getLogger(__name__)
 STATE_FILE = "training-state.pt"
 GENERATOR_FILE = "generator.safetensors"
-PORTABLE_MARK = "portable"
-
-
-def portable_state(state: dict[str, Any]) -> dict[str, Any]:
-    """A full training state without the optimisers' moments, weights in fp16."""
-
-    def half(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: half(v) for k, v in value.items()}
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
-            return value.half()
-        return value
-
-    kept = {k: v for k, v in state.items() if k not in ("optimisers", "scaler", "rng_cuda")}
-    kept["networks"] = half(state["networks"])
-    if "ema" in state:
-        kept["ema"] = half(state["ema"])
-    kept[PORTABLE_MARK] = True
-    return kept
-
-
-def build_optimisers(gan: TwoStageGAN, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
-    optim = config.optim
-    optimisers: dict[str, torch.optim.Optimizer] = {}
-    for name, network in gan.named_networks():
-        parameters = list(network.parameters())
-        fused = optim.fused
-        if fused is None:
-            fused = all(p.device.type in ("cpu", "cuda") for p in parameters)
-        optimisers[name] = torch.optim.Adam(
-            parameters, lr=optim.learning_rate, betas=(optim.beta1, optim.beta2), fused=fused
-        )
-    return optimisers
-
-
-def build_schedulers(
-    optimisers: dict[str, torch.optim.Optimizer], config: TrainConfig, total_steps: int
-) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
-    """Constant rate, or pix2pix's linear decay to zero over the second half."""
-    half = total_steps / 2
-
-    def factor(step: int) -> float:
-        if not config.optim.decay_second_half or step < half:
-            return 1.0
-        return max(0.0, (total_steps - step) / half)
-
-    return {
-        name: torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
-        for name, optimiser in optimisers.items()
-    }
-
-
-@dataclass
-class RunData:
-    folder: PairFolder
-    dataset: PairDataset
-    parser_id: str
-    parser_description: str
-
-
-def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) -> RunData:
-    """Open the pairs, make sure the parsing cache is filled (rank 0), load the dataset."""
-    folder = PairFolder.open(config.data.root, config.data.split)
-    parser_path = config.parser_weights or default_parser_path()
-    if parser_path is None:
-        raise ValueError("no face parser given and no default parser is installed: pass --parser")
-    loaded = load_parser(parser_path, context.device, config.parser_backend)
-    cache = ParsingCache(
-        config.data.parsing_cache or out / "parsing-cache",
-        loaded.parser_id,
-        config.data.parsing_frame,
-    )
-    if context.is_main:
-        cache.fill(folder, loaded.parser, context.device)
-    barrier(context)
-    dataset = PairDataset(
-        folder, cache, seed=config.seed, load_size=config.data.load_size, flip=config.data.flip
-    )
-    description = str(parser_path)
-    return RunData(folder, dataset, loaded.parser_id, description)
 
 
 def _tensorboard_writer(out: Path) -> Any:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from isegan.model.face_recognition import FaceRecognizer
-from isegan.training.metrics.identity import IdentityScores, identity_scores
+from isegan.training.evaluation.quality.identity import IdentityScores, identity_scores
 from isegan.training.pairs import IMAGE_SUFFIXES, read_rgb
 
 

@@ -1,0 +1,1 @@
+"""Evaluation with the paper's metrics: the eval run and identity tests."""

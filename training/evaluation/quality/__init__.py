@@ -1,0 +1,1 @@
+"""Image-quality and identity metrics (FSIM, SSIM, PSNR, NLDA, learned)."""

@@ -1,0 +1,1 @@
+"""Training the default face parser: pseudo-labels, their cache, the training loop."""

@@ -1,0 +1,1 @@
+"""GAN training: config, data, networks, steps, losses, trainer, samples, distributed."""

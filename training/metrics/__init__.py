@@ -1,1 +1,0 @@
-"""Image-quality and recognition metrics of the paper's Table 1."""
