@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from isegan.cli.weights import add_parser_options, parser_weights
@@ -15,6 +17,7 @@ from isegan.model.device import resolve_device
 from isegan.model.face_recognition import INSTALL_HINT, load_face_recognizer, locate_packaged_model
 from isegan.model.pipeline import FacePipeline, parse_sketches
 from isegan.training.evaluation.evaluate import (
+    CheckpointOutputs,
     MetricWeights,
     evaluation_grid,
     load_folder_pairs,
@@ -105,39 +108,47 @@ def run(args: argparse.Namespace) -> int:
     if args.real or args.fake:
         if not (args.real and args.fake) or args.checkpoint:
             raise ValueError("use --real DIR --fake DIR together, without --checkpoint")
-        names, real, fake = load_folder_pairs(args.real, args.fake)
-        gallery = _gallery(args, args.real)
-        metrics = score(
-            real, fake, weights, nlda_repeats=args.nlda_repeats, ids=names, gallery=gallery
-        )
-        write_json(
-            out / "metrics.json",
-            {
-                "protocol": protocol(weights, len(names), gallery),
-                "real": str(args.real),
-                "fake": str(args.fake),
-                "ids_sha256": ids_sha256(names),
-                "results": {"fake": metrics},
-            },
-        )
-        report = report_markdown(
-            {args.fake.name: metrics}, f"Scores of {args.fake} against {args.real}:"
-        )
-        (out / "report.md").write_text(report)
-        print(report)
-        return 0
-    if not args.checkpoint or args.data is None:
-        raise ValueError("give --checkpoint CKPT --data DIR, or --real DIR --fake DIR")
+        report = _score_folders(args, out, weights)
+    else:
+        if not args.checkpoint or args.data is None:
+            raise ValueError("give --checkpoint CKPT --data DIR, or --real DIR --fake DIR")
+        report = _score_checkpoints(args, out, weights)
+    (out / "report.md").write_text(report)
+    print(report)
+    return 0
+
+
+def _score_folders(args: argparse.Namespace, out: Path, weights: MetricWeights) -> str:
+    """Same-named images of two folders; writes metrics.json, returns the report."""
+    names, real, fake = load_folder_pairs(args.real, args.fake)
+    gallery = _gallery(args, args.real)
+    metrics = score(real, fake, weights, nlda_repeats=args.nlda_repeats, ids=names, gallery=gallery)
+    write_json(
+        out / "metrics.json",
+        {
+            "protocol": protocol(weights, len(names), gallery),
+            "real": str(args.real),
+            "fake": str(args.fake),
+            "ids_sha256": ids_sha256(names),
+            "results": {"fake": metrics},
+        },
+    )
+    return report_markdown({args.fake.name: metrics}, f"Scores of {args.fake} against {args.real}:")
+
+
+def _score_checkpoints(args: argparse.Namespace, out: Path, weights: MetricWeights) -> str:
+    """Each checkpoint's outputs on the split, then the yardsticks (the sketch itself,
+    the calibration ladder); writes metrics.json, returns the report."""
     folder = PairFolder.open(args.data, args.split)
     gallery = _gallery(args, folder.root / "photos")
-    ids = list(folder.ids)
     # every image list of this split is scored the same way
     score_split = partial(
-        score, weights=weights, nlda_repeats=args.nlda_repeats, ids=ids, gallery=gallery
-    )
+        score, weights=weights, nlda_repeats=args.nlda_repeats, ids=list(folder.ids),
+        gallery=gallery,
+    )  # fmt: skip
     rows: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {}
-    sketch_outputs = None
+    outputs = None
     photo_parsings = None
     for checkpoint in args.checkpoint:
         pipeline = FacePipeline.from_files(
@@ -149,35 +160,22 @@ def run(args: argparse.Namespace) -> int:
         name = checkpoint.parent.name if checkpoint.stem == "generator" else checkpoint.stem
         outputs = synthesise_split(pipeline, folder, out / name, batch_size=args.batch_size)
         evaluation_grid(outputs).save(out / name / "grid.png")
-        final = score_split(outputs.real, outputs.final)
-        entry: dict[str, Any] = {
-            "model_id": pipeline.model_id,
-            "parser_id": pipeline.parser_id,
-            "final": final,
-            "intermediate_parsing": parsing_agreement(outputs.intermediate_parsing, photo_parsings),
-        }
-        final["p_int_miou"] = entry["intermediate_parsing"]["mean_iou"]
+        results[name] = _checkpoint_entry(pipeline, outputs, photo_parsings, score_split)
         if pipeline.two_stage:
-            entry["stage1"] = score_split(outputs.real, outputs.stage1)
-            rows[f"{name} (stage-I output)"] = entry["stage1"]
-            rows[f"{name} (stage-II output)"] = final
+            rows[f"{name} (stage-I output)"] = results[name]["stage1"]
+            rows[f"{name} (stage-II output)"] = results[name]["final"]
         else:
-            rows[name] = final
-        results[name] = entry
-        sketch_outputs = outputs
-    assert sketch_outputs is not None
-    baseline = score_split(sketch_outputs.real, sketch_outputs.sketches)
-    assert photo_parsings is not None
-    sketch_agreement = parsing_agreement(sketch_outputs.sketch_parsing, photo_parsings)
+            rows[name] = results[name]["final"]
+    assert outputs is not None and photo_parsings is not None
+    baseline = score_split(outputs.real, outputs.sketches)
+    sketch_agreement = parsing_agreement(outputs.sketch_parsing, photo_parsings)
     baseline["p_int_miou"] = sketch_agreement["mean_iou"]  # P_s itself as P_int
     rows["sketch used as the photo"] = baseline
     results["sketch_as_photo"] = {"final": baseline, "sketch_parsing": sketch_agreement}
     if not args.no_calibration:
         ladder = {}
         for rung, change in CALIBRATION_RUNGS:
-            ladder[rung] = score_split(
-                sketch_outputs.real, [change(image) for image in sketch_outputs.real]
-            )
+            ladder[rung] = score_split(outputs.real, [change(image) for image in outputs.real])
             rows[f"calibration: {rung}"] = ladder[rung]
         results["calibration"] = ladder
     write_json(
@@ -188,9 +186,27 @@ def run(args: argparse.Namespace) -> int:
             "results": results,
         },
     )
-    report = report_markdown(
+    return report_markdown(
         rows, f"Scores on the {folder.split} split of {folder.root.name} ({len(folder.ids)} pairs):"
     )
-    (out / "report.md").write_text(report)
-    print(report)
-    return 0
+
+
+def _checkpoint_entry(
+    pipeline: FacePipeline,
+    outputs: CheckpointOutputs,
+    photo_parsings: list[np.ndarray],
+    score_split: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
+    """One checkpoint's scores: Y2 (or the single stage's photo), P_int's agreement with
+    the parser's map of the real photo and, for two-stage models, Y1."""
+    final = score_split(outputs.real, outputs.final)
+    entry: dict[str, Any] = {
+        "model_id": pipeline.model_id,
+        "parser_id": pipeline.parser_id,
+        "final": final,
+        "intermediate_parsing": parsing_agreement(outputs.intermediate_parsing, photo_parsings),
+    }
+    final["p_int_miou"] = entry["intermediate_parsing"]["mean_iou"]
+    if pipeline.two_stage:
+        entry["stage1"] = score_split(outputs.real, outputs.stage1)
+    return entry

@@ -77,11 +77,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "sits where CUFS has it, and also write <name>.on-input.png, the photo warped back "
         "onto the input; true: align every sketch; false: use the sketches as they are",
     )
+    _add_custody_options(parser)
+    _add_provenance_options(parser)
+    _add_remote_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _add_custody_options(parser: argparse.ArgumentParser) -> None:
     custody = parser.add_argument_group(
         "chain of custody", "recorded in every output's manifest and in the audit log"
     )
     for name in FIELD_NAMES:
         custody.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="TEXT")
+
+
+def _add_provenance_options(parser: argparse.ArgumentParser) -> None:
     marks = parser.add_argument_group(
         "provenance",
         "every output is signed (C2PA) and every photo watermarked, with this installation's "
@@ -124,6 +134,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         help="where each output's record is appended (default: DATA_DIR/audit.jsonl)",
     )
+
+
+def _add_remote_options(parser: argparse.ArgumentParser) -> None:
     remote = parser.add_argument_group(
         "remote", "send the sketches to a running service instead of loading the model here"
     )
@@ -136,7 +149,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     remote.add_argument(
         "--concurrency", type=int, default=4, help="requests in flight at once (default 4)"
     )
-    parser.set_defaults(run=run)
 
 
 class Marking:

@@ -228,24 +228,10 @@ class FacePipeline:
         if not sketches:
             return PipelineRun([], StageTimings())
         mode = parse_align(align)
-        overrides = list(sketch_parsings) if sketch_parsings is not None else []
-        if overrides and len(overrides) != len(sketches):
-            raise ValueError(f"{len(overrides)} parsing maps for {len(sketches)} sketches")
-        if mode == "true" and any(o is not None for o in overrides):
-            raise ValueError("a supplied sketch parsing cannot be combined with alignment")
+        overrides = self._checked_overrides(sketches, mode, sketch_parsings)
         timings = StageTimings()
-        alignments: list[Alignment | None] = [None] * len(sketches)
-        if mode != "false":
-            started = time.perf_counter()
-            supplied = overrides or [None] * len(sketches)  # a supplied map pins the frame
-            alignments = [
-                align_face(s, self._aligner()) if parsing is None else None
-                for s, parsing in zip(sketches, supplied, strict=True)
-            ]
-            sketches = [
-                s if a is None else a.image for s, a in zip(sketches, alignments, strict=True)
-            ]
-            timings.extra["align"] = time.perf_counter() - started
+        alignments = self._align(sketches, mode, overrides, timings)
+        sketches = [s if a is None else a.image for s, a in zip(sketches, alignments, strict=True)]
         started = time.perf_counter()
         canvases, placements = zip(*(self.preprocess.to_canvas(s) for s in sketches), strict=True)
         batch = channels_last_input(torch.stack(canvases).to(self.device), self.options)
@@ -272,13 +258,7 @@ class FacePipeline:
         started = time.perf_counter()
         results = [
             self._result(
-                index,
-                placement,
-                final,
-                coarse,
-                intermediate,
-                sketch_parsing,
-                alignments[index],
+                index, placement, final, coarse, intermediate, sketch_parsing, alignments[index]
             )
             for index, placement in enumerate(placements)
         ]
@@ -287,6 +267,40 @@ class FacePipeline:
                 results[index] = replace(results[index], sketch_parsing=class_map.astype(np.uint8))
         timings.postprocess = time.perf_counter() - started
         return PipelineRun(results, timings)
+
+    @staticmethod
+    def _checked_overrides(
+        sketches: Sequence[Image.Image],
+        mode: AlignMode,
+        sketch_parsings: Sequence[np.ndarray | None] | None,
+    ) -> list[np.ndarray | None]:
+        """The supplied parsing maps, one per sketch (or none at all)."""
+        overrides = list(sketch_parsings) if sketch_parsings is not None else []
+        if overrides and len(overrides) != len(sketches):
+            raise ValueError(f"{len(overrides)} parsing maps for {len(sketches)} sketches")
+        if mode == "true" and any(o is not None for o in overrides):
+            raise ValueError("a supplied sketch parsing cannot be combined with alignment")
+        return overrides
+
+    def _align(
+        self,
+        sketches: Sequence[Image.Image],
+        mode: AlignMode,
+        overrides: Sequence[np.ndarray | None],
+        timings: StageTimings,
+    ) -> list[Alignment | None]:
+        """Each sketch's alignment to the CUFS frame (None: used as it is). A supplied
+        parsing map pins its sketch's frame."""
+        if mode == "false":
+            return [None] * len(sketches)
+        started = time.perf_counter()
+        supplied = overrides or [None] * len(sketches)
+        alignments = [
+            align_face(s, self._aligner()) if parsing is None else None
+            for s, parsing in zip(sketches, supplied, strict=True)
+        ]
+        timings.extra["align"] = time.perf_counter() - started
+        return alignments
 
     def _run_parser(self, batch: torch.Tensor) -> torch.Tensor:
         """P_s in fp32. Third-party parsers (facer's TorchScript models) were not made

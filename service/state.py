@@ -68,45 +68,14 @@ class ServiceState:
         return True
 
     def start(self) -> None:
-        """Load the model, start the worker, run one warm-up inference, open the audit
-        log; only then is the service ready. Blocking: call it off the event loop."""
+        """Load the model, open the audit log and the provenance set-up, start the worker
+        after one warm-up inference; only then is the service ready. Blocking: call it
+        off the event loop."""
         settings = self.settings
-        checkpoint = settings.checkpoint or default_generator_path()
-        parser = settings.parser or default_parser_path()
-        if checkpoint is None or parser is None:
-            raise WeightsError(
-                "no generator checkpoint or parser given and no bundled default installed; "
-                "set ISEGAN_CHECKPOINT and ISEGAN_PARSER"
-            )
-        check_pinned(
-            checkpoint, settings.model_sha256, "generator checkpoint", "ISEGAN_MODEL_SHA256"
-        )
-        check_pinned(parser, settings.parser_sha256, "face parser", "ISEGAN_PARSER_SHA256")
-        pipeline = FacePipeline.from_files(
-            checkpoint,
-            parser,
-            device=settings.device,
-            parser_backend=settings.parser_backend,
-            options=settings.inference_options(),
-        )
-        if pipeline.device.type == "cuda" and settings.deterministic:
-            # CPU inference is deterministic as is; on CUDA, cuDNN must be told.
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
-            torch.use_deterministic_algorithms(True, warn_only=True)
+        pipeline = load_pipeline(settings)
         if settings.audit_log is not None:
             self.audit = AuditLog(settings.audit_log)
-        self.installation = Installation.open(settings.data_dir)
-        self.signing = choose_signing(
-            settings.c2pa, self.installation, settings.c2pa_key, settings.c2pa_cert_chain
-        )
-        self.trust_anchors = trust_anchors(settings, self.signing)
-        self.known_installations = list(
-            dict.fromkeys([self.installation.id, *installations_in_roots(self.trust_anchors)])
-        )
-        if settings.watermark == "on":
-            self.watermarker = Watermarker.load()
-            self.records = self.installation.records()
+        self._open_provenance()
         self.pipeline = pipeline
         self.worker = InferenceWorker(
             pipeline,
@@ -127,6 +96,25 @@ class ServiceState:
             }
         )
         self.ready = True
+        self._log_ready(pipeline)
+
+    def _open_provenance(self) -> None:
+        """The installation, who signs, which roots /verify trusts, and the watermark."""
+        settings = self.settings
+        self.installation = Installation.open(settings.data_dir)
+        self.signing = choose_signing(
+            settings.c2pa, self.installation, settings.c2pa_key, settings.c2pa_cert_chain
+        )
+        self.trust_anchors = trust_anchors(settings, self.signing)
+        self.known_installations = list(
+            dict.fromkeys([self.installation.id, *installations_in_roots(self.trust_anchors)])
+        )
+        if settings.watermark == "on":
+            self.watermarker = Watermarker.load()
+            self.records = self.installation.records()
+
+    def _log_ready(self, pipeline: FacePipeline) -> None:
+        settings = self.settings
         logger.info(
             "ready: model %s, parser %s on %s (audit log: %s)",
             pipeline.model_id[:12],
@@ -134,6 +122,7 @@ class ServiceState:
             pipeline.device,
             settings.audit_log or "off",
         )
+        assert self.installation is not None and self.signing is not None
         logger.info(
             "installation %s (%s): %s; watermark %s",
             self.installation.id,
@@ -196,3 +185,30 @@ def check_pinned(path: Path, expected: str | None, what: str, setting: str) -> N
             f"{what} {path} has SHA-256 {actual}, but {setting} pins {expected}: refusing "
             "to serve a file that is not the pinned one (changed, corrupted or replaced)"
         )
+
+
+def load_pipeline(settings: ServiceSettings) -> FacePipeline:
+    """The configured (else the bundled) generator and parser, each checked against its
+    pinned hash before it is loaded."""
+    checkpoint = settings.checkpoint or default_generator_path()
+    parser = settings.parser or default_parser_path()
+    if checkpoint is None or parser is None:
+        raise WeightsError(
+            "no generator checkpoint or parser given and no bundled default installed; "
+            "set ISEGAN_CHECKPOINT and ISEGAN_PARSER"
+        )
+    check_pinned(checkpoint, settings.model_sha256, "generator checkpoint", "ISEGAN_MODEL_SHA256")
+    check_pinned(parser, settings.parser_sha256, "face parser", "ISEGAN_PARSER_SHA256")
+    pipeline = FacePipeline.from_files(
+        checkpoint,
+        parser,
+        device=settings.device,
+        parser_backend=settings.parser_backend,
+        options=settings.inference_options(),
+    )
+    if pipeline.device.type == "cuda" and settings.deterministic:
+        # CPU inference is deterministic as is; on CUDA, cuDNN must be told.
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return pipeline

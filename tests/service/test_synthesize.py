@@ -21,7 +21,6 @@ from isegan.provenance.audit import verify_audit_log
 from isegan.provenance.labels import DIGITAL_SOURCE_TYPE, IPTC_EXT_NS, ISEGAN_NS
 from isegan.provenance.watermark import Watermarker
 from tests.service.conftest import service_settings
-from tests.service.server import running_server
 
 
 def post(url: str, sketch: bytes, *, params=None, data=None, headers=None, files=None):
@@ -288,40 +287,3 @@ def test_align_without_a_face_is_422(service_url: str, params: dict[str, str]) -
     # the same image with alignment off is the caller's choice, and is served
     response = post(service_url, upload.getvalue(), params={"align": "false"})
     assert response.status_code == 200, response.text
-
-
-@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
-def test_served_bytes_are_the_shared_render_paths_bytes(
-    generator_checkpoint: Path, parser_checkpoint: Path, sketch_bytes: bytes, fmt: str
-) -> None:
-    """With signing and the watermark off, each served file is byte for byte what the
-    in-process pipeline and provenance/render.py (the CLI's path too) make of the same
-    sketch: the service adds nothing to, and loses nothing from, the outputs."""
-    from isegan.provenance.labels import EmbeddedFacts
-    from isegan.provenance.render import output_images, render_outputs
-
-    settings = service_settings(
-        generator_checkpoint, parser_checkpoint, None, c2pa="off", watermark="off"
-    )
-    names = ("photo", "parsing", "stage1_photo", "sketch_parsing")
-    with running_server(settings) as url:
-        body = post(url, sketch_bytes, data={"outputs": ",".join(names), "format": fmt}).json()
-    record = body["provenance"]
-    assert record["watermark"] is None and body["content_credentials"] == "unsigned"
-    pipeline = FacePipeline.from_files(
-        generator_checkpoint, parser_checkpoint, device="cpu", options=settings.inference_options()
-    )
-    with Image.open(io.BytesIO(sketch_bytes)) as opened:
-        sketch = opened.convert("RGB")
-    (result,) = pipeline([sketch])  # align="auto", as the service
-    facts = EmbeddedFacts(
-        output="photo",
-        input_sha256=hashlib.sha256(sketch_bytes).hexdigest(),
-        model_id=pipeline.model_id,
-        parser_id=pipeline.parser_id,
-        code_version=record["code_version"],
-    )
-    expected = render_outputs(output_images(result, names, sketch), facts, fmt)
-    assert set(body["images"]) == set(expected) == set(names)
-    for name in names:
-        assert decoded(body, name) == expected[name].data, name
