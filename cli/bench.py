@@ -25,7 +25,7 @@ from isegan.model.benchmark import (
 )
 from isegan.model.config import GeneratorConfig, IseganConfig, ParserConfig
 from isegan.model.device import resolve_device
-from isegan.model.generators import Generators, build_generators, load_generators
+from isegan.model.generator_pair import Generators, build_generators, load_generators
 from isegan.model.inference import InferenceOptions, native_bf16, resolve_precision
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser, load_parser

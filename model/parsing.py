@@ -83,7 +83,7 @@ PARSER_BACKENDS: tuple[str, ...] = get_args(ParserBackend)
 
 @dataclass
 class LoadedParser:
-    parser: nn.Module  # FaceParser, or FacerParser for facer's models
+    parser: nn.Module  # FaceParser, or FarlLapaParser for facer's models
     parser_id: str  # SHA-256 of the weights file
     metadata: ParserMetadata | None  # None for third-party files
 
@@ -115,11 +115,11 @@ def load_parser(
         backend = by_suffix.get(path.suffix, "bisenet-celebamask")
     target = torch.device(device)
     if backend == "facer-lapa":
-        from isegan.model.facer_parser import FacerParser
+        from isegan.model.farl_lapa_parser import FarlLapaParser
 
         if not path.is_file():
             raise WeightsError(f"facer model file not found: {path}")
-        return LoadedParser(FacerParser(path, target).eval(), file_sha256(path), None)
+        return LoadedParser(FarlLapaParser(path, target).eval(), file_sha256(path), None)
     metadata: ParserMetadata | None
     if backend == "isegan":
         tensors, metadata = read_checkpoint(path, ParserMetadata)

@@ -29,7 +29,7 @@ from isegan.model.alignment import (
 from isegan.model.checkpoint import GeneratorMetadata
 from isegan.model.device import resolve_device
 from isegan.model.five_points import FivePointLandmarker
-from isegan.model.generators import Generators, load_generators
+from isegan.model.generator_pair import Generators, load_generators
 from isegan.model.inference import (
     InferenceOptions,
     autocast,

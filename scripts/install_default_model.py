@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from isegan.model.generators import load_generators, save_generators
+from isegan.model.generator_pair import load_generators, save_generators
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_parser_path
 from isegan.model.stamps import file_sha256

@@ -17,7 +17,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from isegan.service.metrics import ServiceMetrics
 from isegan.service.middleware import (
     ApiKeyMiddleware,
     BodySizeLimitMiddleware,
@@ -31,6 +30,7 @@ from isegan.service.openapi import (
     state_upload_limits,
 )
 from isegan.service.problems import install_problem_handlers
+from isegan.service.prometheus import ServiceMetrics
 from isegan.service.request_context import RequestIdLogFilter
 from isegan.service.routes import API_ROUTERS
 from isegan.service.routes.web_ui import mount_web_ui

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from isegan.service.metrics import ServiceMetrics
 from isegan.service.page_headers import is_public_path, page_headers
 from isegan.service.problems import PROBLEM_MEDIA_TYPE, problem_body
+from isegan.service.prometheus import ServiceMetrics
 from isegan.service.request_context import set_request_id
 
 logger = logging.getLogger("isegan.service.access")

@@ -23,7 +23,7 @@ from isegan.provenance.credentials import CredentialSigner
 from isegan.provenance.installation import Installation, RecordNumbers
 from isegan.provenance.signing import SigningSetup, choose_signing, installations_in_roots
 from isegan.provenance.watermark import Watermarker
-from isegan.service.metrics import ServiceMetrics
+from isegan.service.prometheus import ServiceMetrics
 from isegan.service.settings import ServiceSettings
 from isegan.service.uploads import UploadLimits
 from isegan.service.worker import InferenceWorker

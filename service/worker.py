@@ -28,7 +28,7 @@ from PIL import Image
 
 from isegan.model.alignment import AlignMode
 from isegan.model.pipeline import PipelineResult, PipelineRun
-from isegan.service.metrics import ServiceMetrics
+from isegan.service.prometheus import ServiceMetrics
 
 logger = logging.getLogger(__name__)
 

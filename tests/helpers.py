@@ -8,7 +8,7 @@ import torch
 
 from isegan.model.checkpoint import GeneratorMetadata, ParserMetadata, new_metadata_fields
 from isegan.model.config import GeneratorConfig, IseganConfig, ParserConfig
-from isegan.model.generators import build_generators, save_generators
+from isegan.model.generator_pair import build_generators, save_generators
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import save_parser
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from isegan.service.metrics import ServiceMetrics
+from isegan.service.prometheus import ServiceMetrics
 from tests.conftest import REPO_ROOT
 from tests.e2e.test_serve import free_port
 

@@ -7,7 +7,7 @@ import torch
 from isegan.model.checkpoint import GeneratorMetadata, read_checkpoint
 from isegan.model.config import GeneratorConfig, IseganConfig
 from isegan.model.errors import CheckpointError
-from isegan.model.generators import build_generators, load_generators, save_generators
+from isegan.model.generator_pair import build_generators, load_generators, save_generators
 from isegan.model.parsing import load_parser
 from isegan.model.stamps import file_sha256
 from tests.helpers import write_generator_checkpoint

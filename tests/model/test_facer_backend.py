@@ -37,7 +37,7 @@ def facer_file(tmp_path_factory):
 
 def test_facer_backend_maps_lapa_to_eight_classes(facer_file, cufs_sketches) -> None:
     loaded = load_parser(facer_file, "cpu")  # .pt -> facer-lapa
-    assert type(loaded.parser).__name__ == "FacerParser" and len(loaded.parser_id) == 64
+    assert type(loaded.parser).__name__ == "FarlLapaParser" and len(loaded.parser_id) == 64
     image = image_to_tensor(cufs_sketches[0]).unsqueeze(0)
     with torch.inference_mode():
         probabilities = loaded.parser(image)
@@ -53,7 +53,7 @@ def test_backend_is_one_setting(facer_file, parser_checkpoint) -> None:
     with pytest.raises(ValueError, match="unknown parser backend"):
         load_parser(parser_checkpoint, "cpu", "magic")  # type: ignore[arg-type]
     assert type(load_parser(parser_checkpoint, "cpu", "isegan").parser).__name__ == "FaceParser"
-    assert type(load_parser(facer_file, "cpu", "facer-lapa").parser).__name__ == "FacerParser"
+    assert type(load_parser(facer_file, "cpu", "facer-lapa").parser).__name__ == "FarlLapaParser"
 
 
 def test_facer_parser_runs_in_fp32_inside_the_optimised_pipeline(

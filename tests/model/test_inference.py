@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 from isegan.model.config import GeneratorConfig, IseganConfig
-from isegan.model.generators import build_generators
+from isegan.model.generator_pair import build_generators
 from isegan.model.inference import (
     InferenceOptions,
     fold_batchnorm,

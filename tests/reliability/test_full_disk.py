@@ -72,7 +72,7 @@ def test_read_only_log_directory_is_refused_at_start(
     could record nothing), with a message naming the file. (A running log whose
     filesystem turns read-only fails its appends like a full disk, above.)"""
     from isegan.provenance.audit import AuditLogError
-    from isegan.service.metrics import ServiceMetrics
+    from isegan.service.prometheus import ServiceMetrics
     from isegan.service.state import ServiceState
 
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)

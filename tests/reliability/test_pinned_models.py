@@ -69,7 +69,7 @@ def test_a_tampered_pinned_checkpoint_never_becomes_ready(
 def test_the_right_hash_starts_and_a_bad_setting_is_refused(
     generator_checkpoint: Path, parser_checkpoint: Path, tmp_path: Path
 ) -> None:
-    from isegan.service.metrics import ServiceMetrics
+    from isegan.service.prometheus import ServiceMetrics
     from isegan.service.state import ServiceState
 
     copy = tmp_path / "model.safetensors"

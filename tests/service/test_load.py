@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from isegan.service.metrics import ServiceMetrics
+from isegan.service.prometheus import ServiceMetrics
 from isegan.service.settings import ServiceSettings
 from isegan.service.worker import DeviceBusyError, InferenceWorker
 from tests.service.conftest import service_settings

@@ -126,7 +126,7 @@ def test_init_from_a_committed_fp16_checkpoint(trainer_factory, tmp_path) -> Non
     """A run whose state is gone continues from the committed weights: G1/G2 start from
     the (fp16) checkpoint, and the new checkpoint names it."""
     from isegan.model.checkpoint import GeneratorMetadata, read_checkpoint
-    from isegan.model.generators import load_generators, save_generators
+    from isegan.model.generator_pair import load_generators, save_generators
     from isegan.model.stamps import file_sha256
 
     first = trainer_factory(tmp_path / "first", "full", max_steps=2)

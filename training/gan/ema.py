@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from isegan.model.generators import Generators
+from isegan.model.generator_pair import Generators
 
 
 class GeneratorEMA:

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from isegan.model.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
-from isegan.model.generators import Generators, load_generators, save_generators
+from isegan.model.generator_pair import Generators, load_generators, save_generators
 from isegan.model.inference import resolve_precision
 from isegan.model.stamps import file_sha256
 from isegan.training.gan.config import TrainConfig

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from isegan.model.generators import Generators, build_generators
+from isegan.model.generator_pair import Generators, build_generators
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
 from isegan.training.gan.config import Condition, TrainConfig

@@ -28,7 +28,7 @@ from isegan.model.landmarks import (
 FIVE_POINTS = (RIGHT_IRIS_CENTRE, LEFT_IRIS_CENTRE, NOSE_TIP, *MOUTH_CORNERS)
 
 
-class FacerParser(nn.Module):
+class FarlLapaParser(nn.Module):
     """Same contract as :class:`isegan.model.parsing.FaceParser`: (B, 3, H, W) images in
     [-1, 1] -> (B, 8, H, W) probabilities."""
 

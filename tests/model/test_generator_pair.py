@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from isegan.model.config import GeneratorConfig, IseganConfig
-from isegan.model.generators import build_generators
+from isegan.model.generator_pair import build_generators
 from isegan.model.networks.generator import StageOneGenerator, StageTwoGenerator
 
 SMALL = GeneratorConfig(base_channels=4, num_levels=5)
