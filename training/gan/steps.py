@@ -116,6 +116,16 @@ class RealTargets:
     face: FaceTargets | None  # the face network's targets, for L_id and L_face-per
 
 
+@dataclass(frozen=True)
+class GeneratorStepInputs:
+    """What a generator update reads: the batch, this iteration's fakes and the real
+    photo's targets."""
+
+    inputs: StepInputs
+    fakes: Fakes
+    targets: RealTargets
+
+
 def train_step(
     context: StepContext, batch: dict[str, torch.Tensor], *, gradient_norms: bool = False
 ) -> dict[str, float]:
@@ -127,9 +137,9 @@ def train_step(
     fakes = generate(context, inputs)
     update_stage1_discriminators(context, inputs, fakes, logs)
     update_final_discriminator(context, inputs, fakes, logs)
-    targets = real_targets(context, inputs)
-    update_stage1_generator(context, inputs, fakes, targets, logs, gradient_norms)
-    update_stage2_generator(context, inputs, fakes, targets, logs, gradient_norms)
+    generator_inputs = GeneratorStepInputs(inputs, fakes, real_targets(context, inputs))
+    update_stage1_generator(context, generator_inputs, logs, gradient_norms)
+    update_stage2_generator(context, generator_inputs, logs, gradient_norms)
     if context.scaler is not None and context.scaler.is_enabled():
         context.scaler.update()
     return logs
@@ -219,15 +229,11 @@ def real_targets(context: StepContext, inputs: StepInputs) -> RealTargets:
 
 
 def update_stage1_generator(
-    context: StepContext,
-    inputs: StepInputs,
-    fakes: Fakes,
-    targets: RealTargets,
-    logs: dict[str, float],
-    gradient_norms: bool,
+    context: StepContext, step: GeneratorStepInputs, logs: dict[str, float], gradient_norms: bool
 ) -> None:
     """3. G1 against the frozen D1 and D_par, by eq. 6 (L_DIP)."""
     gan, loss_config = context.gan, context.config.loss
+    inputs, fakes = step.inputs, step.fakes
     with frozen(_discriminators(gan)), context.autocast():
         terms = _adversarial_terms(
             context, gan.face_discriminator, inputs.face_condition, inputs.photo, fakes.y1,
@@ -238,7 +244,7 @@ def update_stage1_generator(
             adv_parsing = gan_loss(gan.parsing_discriminator(judged), True, loss_config.gan_mode)
             logs["g1_adv_parsing"] = float(adv_parsing.detach())
             terms["adv"] = stage_one_adversarial(terms["adv"], adv_parsing, loss_config.alpha)
-        terms |= _reconstruction_terms(context, inputs, fakes.y1, fakes, targets, logs, "g1")
+        terms |= _reconstruction_terms(context, step, fakes.y1, logs, "g1")
         if loss_config.pm_weight > 0:
             pm = parsing_matching_loss(
                 inputs.photo_parsing, fakes.intermediate, loss_config.pm_beta, loss_config.pm_norm
@@ -254,15 +260,10 @@ def update_stage1_generator(
 
 
 def update_stage2_generator(
-    context: StepContext,
-    inputs: StepInputs,
-    fakes: Fakes,
-    targets: RealTargets,
-    logs: dict[str, float],
-    gradient_norms: bool,
+    context: StepContext, step: GeneratorStepInputs, logs: dict[str, float], gradient_norms: bool
 ) -> None:
     """4. G2 against the frozen D2, by eq. 7 (L_SE)."""
-    gan = context.gan
+    gan, inputs, fakes = context.gan, step.inputs, step.fakes
     if gan.final_discriminator is None or gan.stage2 is None or fakes.y2 is None:
         return
     with frozen(_discriminators(gan)), context.autocast():
@@ -270,7 +271,7 @@ def update_stage2_generator(
             context, gan.final_discriminator, inputs.face_condition, inputs.photo, fakes.y2,
             logs, "g2_adv",
         )  # fmt: skip
-        terms |= _reconstruction_terms(context, inputs, fakes.y2, fakes, targets, logs, "g2")
+        terms |= _reconstruction_terms(context, step, fakes.y2, logs, "g2")
         g2 = se_gan_objective(terms)
     if gradient_norms:
         logs |= _gradient_norms(terms, list(gan.stage2.parameters()), "grad_g2")
@@ -330,10 +331,8 @@ def _gradient_norms(
 
 def _reconstruction_terms(
     context: StepContext,
-    inputs: StepInputs,
+    step: GeneratorStepInputs,
     fake: torch.Tensor,
-    fakes: Fakes,
-    targets: RealTargets,
     logs: dict[str, float],
     prefix: str,
 ) -> dict[str, torch.Tensor]:
@@ -341,7 +340,8 @@ def _reconstruction_terms(
     as weighted terms. L_per is VGG-19's or, as its offline stand-in, the face network's
     (L_face-per)."""
     loss_config = context.config.loss
-    real, real_features, face_targets = inputs.photo, targets.features, targets.face
+    inputs, fakes = step.inputs, step.fakes
+    real, real_features, face_targets = inputs.photo, step.targets.features, step.targets.face
     terms: dict[str, torch.Tensor] = {}
     if loss_config.l1_weight > 0:
         l1 = l1_loss(real, fake)
