@@ -1,0 +1,71 @@
+"""Hashes of every output the real service returns for the first CUFS test sketches, in
+every format, with signing and the watermark off and the code version held fixed: run it
+before and after a refactor and diff the two listings (byte-for-byte the same outputs).
+
+    python scripts/output_fingerprint.py DATA_DIR [--count 2] > before.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from isegan.service.app import create_app
+from isegan.service.settings import ServiceSettings
+
+OUTPUTS = "photo,parsing,stage1_photo,sketch_parsing"
+
+
+def serve(settings: ServiceSettings) -> tuple[str, uvicorn.Server]:
+    app = create_app(settings)
+    app.state.isegan.code_version = "fixed"  # the commit is part of the embedded facts
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
+                return url, server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the service did not become ready")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="CUFS pair folder (sketches/, test.txt)")
+    parser.add_argument("--count", type=int, default=2, help="test sketches (default 2)")
+    args = parser.parse_args(argv)
+    ids = (args.data / "test.txt").read_text().split()[: args.count]
+    url, server = serve(ServiceSettings(c2pa="off", watermark="off", audit_log=None))
+    for sketch_id in ids:
+        sketch = (args.data / "sketches" / f"{sketch_id}.png").read_bytes()
+        files = {"sketch": ("sketch.png", sketch, "image/png")}
+        for fmt in ("png", "jpeg", "webp"):
+            data = {"outputs": OUTPUTS, "format": fmt}
+            body = httpx.post(url + "/synthesize", files=files, data=data, timeout=120).json()
+            for name, image in body["images"].items():
+                digest = hashlib.sha256(base64.b64decode(image["data"])).hexdigest()
+                print(sketch_id, fmt, name, digest[:16])
+        alone = httpx.post(
+            url + "/synthesize", files=files, headers={"Accept": "image/png"}, timeout=120
+        )
+        print(sketch_id, "accept-png", hashlib.sha256(alone.content).hexdigest()[:16])
+    server.should_exit = True
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
