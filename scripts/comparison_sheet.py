@@ -1,0 +1,100 @@
+"""A sheet for looking at models side by side: one row per test sketch, columns the
+sketch, each checkpoint's photo at 100 % (the size CUFS has), and the real photo.
+
+    python scripts/comparison_sheet.py DATA \\
+        --checkpoint old=model/pretrained/generator.safetensors \\
+        --checkpoint new=runs/default-model/generator.safetensors \\
+        --checkpoint base=runs/base-yardstick/generator.safetensors --count 12 -o docs/sheet.jpg
+
+The sketches are spread evenly over each source of the split (CUHK, AR: the same number
+from each, since their backgrounds differ); every model sees the same ones, with the
+bundled parser, in fp32 (the reference path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from isegan.model.inference import InferenceOptions
+from isegan.model.pipeline import FacePipeline
+from isegan.model.pretrained import default_parser_path
+from isegan.training.pairs import PairFolder
+
+HEADER = 16
+
+
+def labelled_checkpoint(text: str) -> tuple[str, Path]:
+    label, _, path = text.rpartition("=")
+    if not label:
+        raise argparse.ArgumentTypeError(f"{text!r}: give LABEL=CHECKPOINT")
+    return label, Path(path)
+
+
+def spread(ids: list[str], count: int) -> list[str]:
+    """``count`` ids, as many from each source (the id's prefix: cuhk, ar) as the others,
+    evenly spaced within it."""
+    sources: dict[str, list[str]] = {}
+    for pair_id in ids:
+        sources.setdefault(pair_id.split("-", 1)[0], []).append(pair_id)
+    chosen = []
+    for index, members in enumerate(sources.values()):
+        share = count // len(sources) + (index < count % len(sources))
+        share = min(share, len(members))
+        step = (len(members) - 1) / max(share - 1, 1)
+        chosen += [members[round(i * step)] for i in range(share)]
+    return chosen
+
+
+def sheet(columns: list[tuple[str, list[Image.Image]]]) -> Image.Image:
+    width, height = columns[0][1][0].size
+    rows = len(columns[0][1])
+    canvas = Image.new("RGB", (width * len(columns), HEADER + height * rows), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, (label, tiles) in enumerate(columns):
+        draw.text((c * width + 4, 2), label, fill="black")
+        for r, tile in enumerate(tiles):
+            canvas.paste(tile.convert("RGB"), (c * width, HEADER + r * height))
+    return canvas
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="CUFS pair folder")
+    parser.add_argument(
+        "--checkpoint", type=labelled_checkpoint, action="append", required=True,
+        metavar="LABEL=PATH", help="a generator checkpoint and its column label (repeat)",
+    )  # fmt: skip
+    parser.add_argument("--parser", type=Path, help="face parser (default: the bundled one)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--count", type=int, default=12, help="test sketches (default 12)")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="image to write")
+    args = parser.parse_args(argv)
+    folder = PairFolder.open(args.data, args.split)
+    chosen = spread(list(folder.ids), args.count)
+    sketches, photos = [], []
+    for pair_id in chosen:
+        photo, sketch = folder.load_pair(pair_id)
+        sketches.append(Image.fromarray(sketch))
+        photos.append(Image.fromarray(photo))
+    parser_path = args.parser or default_parser_path()
+    if parser_path is None:
+        raise SystemExit("no face parser given and none bundled: pass --parser")
+    columns = [("sketch", sketches)]
+    for label, checkpoint in args.checkpoint:
+        pipeline = FacePipeline.from_files(
+            checkpoint, parser_path, "cpu", options=InferenceOptions.reference()
+        )
+        columns.append((label, [r.photo for r in pipeline(sketches, align="false")]))
+    columns.append(("real", photos))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    sheet(columns).save(args.out, quality=92)
+    print(f"{args.out}: {len(chosen)} sketches ({', '.join(chosen)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
