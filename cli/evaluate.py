@@ -23,12 +23,12 @@ from isegan.training.evaluation.evaluate import (
     load_folder_pairs,
     parsing_agreement,
     protocol,
-    report_markdown,
     score,
     synthesise_split,
     write_json,
 )
 from isegan.training.evaluation.identity import CALIBRATION_RUNGS, IdentityGallery
+from isegan.training.evaluation.report import report_markdown
 from isegan.training.pairs import PairFolder, ids_sha256
 
 

@@ -58,6 +58,10 @@ def test_eval_two_folders(six, tmp_path) -> None:
     assert {"nlda_best", "nlda_face"} <= set(scores)
     assert scores["nlda_best"] >= scores["nlda"]
     assert "rank-1 ↑" in report and "NLDA face, standardised (%)" in report
+    backdrop = scores["backdrop"]  # white sketch paper never has CUHK's blue backdrop
+    assert backdrop["real_kind_counts"] == {"blue": 3, "light": 3}  # 3 CUHK, 3 AR
+    assert backdrop["kind_agreement_by_real_kind"]["blue"] == 0.0
+    assert "Backdrop:" in report and "colour distance ↓" in report
 
 
 def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint, tmp_path) -> None:
@@ -96,6 +100,7 @@ def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint
     ladder = metrics["results"]["calibration"]
     itself = ladder["real photo itself"]
     assert itself["identity"]["rank1"] == 1.0 and itself["fsim"] == pytest.approx(1.0)
+    assert itself["backdrop"]["kind_agreement"] == 1.0
     assert len(ladder) >= 4 and "calibration: real photo, Gaussian blur radius 2" in report
     assert metrics["protocol"]["identity"]["recognizer"]["sha256"]
     agreement = entry["intermediate_parsing"]

@@ -29,6 +29,7 @@ from isegan.model.labels import FACE_CLASS_NAMES, parsing_to_image
 from isegan.model.pipeline import FacePipeline
 from isegan.training.contact_sheet import contact_sheet, overlay
 from isegan.training.evaluation.identity import IdentityGallery
+from isegan.training.evaluation.quality.backdrop import backdrop_scores
 from isegan.training.evaluation.quality.fsim import fsim
 from isegan.training.evaluation.quality.learned import (
     LPIPS_NETWORKS,
@@ -43,41 +44,9 @@ from isegan.training.evaluation.quality.pixel import psnr, ssim
 from isegan.training.pairs import PairFolder, read_rgb
 
 logger = logging.getLogger(__name__)
-METRIC_COLUMNS = (
-    ("fid", "FID ↓"),
-    ("fsim", "FSIM ↑"),
-    ("lpips_alex", "LPIPS ↓ (alex)"),
-    ("lpips_squeeze", "LPIPS ↓ (squeeze)"),
-    ("lpips_vgg", "LPIPS ↓ (vgg)"),
-    ("nlda", "NLDA ↑ (%)"),
-    ("ssim", "SSIM ↑"),
-    ("psnr", "PSNR ↑ (dB)"),
-)
-IDENTITY_COLUMNS = (
-    ("rank1", "rank-1 ↑"),
-    ("rank5", "rank-5 ↑"),
-    ("verification_rate", "verified @0.6 ↑"),
-    ("false_accept_rate", "FAR @0.6 ↓"),
-    ("tar_at_far_1pct", "TAR @FAR 1 % ↑"),
-    ("roc_auc", "ROC AUC ↑"),
-    ("mean_genuine_distance", "genuine dist ↓"),
-    ("mean_impostor_distance", "impostor dist"),
-)
-NLDA_COLUMNS = (
-    ("nlda", "NLDA whole image (%)"),
-    ("nlda_best", "NLDA best over dims (%)"),
-    ("nlda_face", "NLDA face, standardised (%)"),
-    ("p_int_miou", "P_int mIoU vs P_p"),
-)
 #: The face region of the CUFS frame (left, top, right, bottom) for ``nlda_face``:
 #: brows to chin, cheek to cheek, no hair or backdrop.
 CUFS_FACE_BOX = (50, 95, 150, 215)
-#: Table 1 of the paper (CUFS, 338 test pairs) for the report.
-PAPER_TABLE_1 = {
-    "Pix2pix (paper)": (73.43, 0.7678, 0.1981, 0.1769, 0.3256, 93.32),
-    "SCA-GAN (paper)": (60.72, 0.7764, 0.1790, 0.1539, 0.3011, 90.61),
-    "ISEGAN (paper)": (58.30, 0.7802, 0.1668, 0.1432, 0.2895, 94.02),
-}
 
 
 @dataclass(frozen=True)
@@ -170,6 +139,7 @@ def score(
     psnrs = [psnr(a, b) for a, b in zip(grey_real, grey_fake, strict=True)]
     results["psnr"] = float(np.mean(psnrs)) if all(map(math.isfinite, psnrs)) else None
     results.update(_nlda_scores(grey_real, grey_fake, nlda_repeats, seed))
+    results["backdrop"] = backdrop_scores(real, fake)
     results["identity"] = (
         gallery.score(ids, fake).as_dict() if gallery is not None and ids is not None else None
     )
@@ -317,79 +287,6 @@ def load_folder_pairs(
             fake if fake.size == real.size else fake.resize(real.size, Image.Resampling.BICUBIC)
         )
     return common, real_images, fake_images
-
-
-def _cell(value: float | None, key: str) -> str:
-    if value is None:
-        return "n/c"
-    if key in ("fid", "nlda", "psnr"):
-        return f"{value:.2f}"
-    return f"{value:.4f}"
-
-
-def report_markdown(rows: dict[str, dict[str, Any]], header: str) -> str:
-    """Table laid out like the paper's Table 1 (one row per method/checkpoint), then the
-    identity table with the NLDA modes."""
-    columns = [label for _, label in METRIC_COLUMNS]
-    lines = [
-        header,
-        "",
-        "| Method | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
-    ]
-    for name, metrics in rows.items():
-        cells = [_cell(metrics.get(key), key) for key, _ in METRIC_COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for name, values in PAPER_TABLE_1.items():
-        cells = [f"{v}" for v in values] + ["–", "–"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "n/c: not computed (its ImageNet backbone weights were not given). Paper rows: CUFS "
-        "with 338 test pairs (CUHK + AR + XM2VTS); ours: the bundled split, a different data "
-        "size and training budget.",
-        "",
-        *identity_table(rows),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def identity_table(rows: dict[str, dict[str, Any]]) -> list[str]:
-    """Identity (face recognizer) and NLDA columns, one row per method."""
-    columns = [label for _, label in IDENTITY_COLUMNS + NLDA_COLUMNS]
-    lines = [
-        "Identity: dlib's face-recognition network, every real photo of the data as the "
-        "gallery (training identities as distractors); NLDA in its three modes.",
-        "",
-        "| Method | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
-    ]
-    for name, metrics in rows.items():
-        identity = metrics.get("identity") or {}
-        cells = [
-            "n/c" if identity.get(key) is None else f"{identity[key]:.3f}"
-            for key, _ in IDENTITY_COLUMNS
-        ]
-        cells += [
-            _cell(metrics.get(key), "nlda" if key.startswith("nlda") else key)
-            for key, _ in NLDA_COLUMNS
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    gallery = next((m["identity"]["gallery"] for m in rows.values() if m.get("identity")), None)
-    lines += [
-        "",
-        (
-            f"Gallery: {gallery} real photos. verified @0.6: genuine pairs closer than dlib's "
-            "same-person threshold; FAR @0.6: impostor pairs (a query against every other "
-            "identity) under it."
-            if gallery
-            else "n/c: no face-recognition network (pip install 'isegan[identity]', or "
-            "--face-model FILE)."
-        ),
-        "P_int mIoU vs P_p: the intermediate parsing against the parser's map of the real "
-        "photo (its training target), mean IoU over the classes; for the sketch row, P_s.",
-    ]
-    return lines
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
