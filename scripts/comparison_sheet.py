@@ -17,14 +17,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from isegan.model.inference import InferenceOptions
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_parser_path
+from isegan.training.contact_sheet import contact_sheet
 from isegan.training.pairs import PairFolder
-
-HEADER = 16
 
 
 def labelled_checkpoint(text: str) -> tuple[str, Path]:
@@ -47,18 +46,6 @@ def spread(ids: list[str], count: int) -> list[str]:
         step = (len(members) - 1) / max(share - 1, 1)
         chosen += [members[round(i * step)] for i in range(share)]
     return chosen
-
-
-def sheet(columns: list[tuple[str, list[Image.Image]]]) -> Image.Image:
-    width, height = columns[0][1][0].size
-    rows = len(columns[0][1])
-    canvas = Image.new("RGB", (width * len(columns), HEADER + height * rows), "white")
-    draw = ImageDraw.Draw(canvas)
-    for c, (label, tiles) in enumerate(columns):
-        draw.text((c * width + 4, 2), label, fill="black")
-        for r, tile in enumerate(tiles):
-            canvas.paste(tile.convert("RGB"), (c * width, HEADER + r * height))
-    return canvas
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         columns.append((label, [r.photo for r in pipeline(sketches, align="false")]))
     columns.append(("real", photos))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet(columns).save(args.out, quality=92)
+    rows = [[tiles[r] for _, tiles in columns] for r in range(len(chosen))]
+    sheet = contact_sheet(
+        rows, captions=chosen, legend=False, column_labels=[label for label, _ in columns]
+    )
+    sheet.save(args.out, quality=92)
     print(f"{args.out}: {len(chosen)} sketches ({', '.join(chosen)})")
     return 0
 

@@ -19,17 +19,24 @@ def overlay(image: Image.Image, class_map: np.ndarray, opacity: float = 0.5) -> 
 
 
 def contact_sheet(
-    rows: Sequence[Sequence[Image.Image]], captions: Sequence[str] = (), legend: bool = True
+    rows: Sequence[Sequence[Image.Image]],
+    captions: Sequence[str] = (),
+    legend: bool = True,
+    column_labels: Sequence[str] = (),
 ) -> Image.Image:
-    """Grid of equally sized tiles, one caption per row, with a class-colour legend."""
+    """Grid of equally sized tiles, one caption per row, with a class-colour legend and
+    (for sheets that compare models column by column) one label per column."""
     if not rows or not rows[0]:
         raise ValueError("a contact sheet needs at least one tile")
     tile_w, tile_h = rows[0][0].size
     caption_h = 14 if captions else 0
     legend_h = 16 if legend else 0
+    header_h = 16 if column_labels else 0
     columns = max(len(row) for row in rows)
     sheet = Image.new(
-        "RGB", (columns * tile_w, legend_h + len(rows) * (tile_h + caption_h)), "white"
+        "RGB",
+        (columns * tile_w, legend_h + header_h + len(rows) * (tile_h + caption_h)),
+        "white",
     )
     draw = ImageDraw.Draw(sheet)
     if legend:
@@ -38,8 +45,10 @@ def contact_sheet(
             draw.rectangle((x, 3, x + 10, 13), fill=colour, outline="black")
             draw.text((x + 13, 2), name, fill="black")
             x += 16 + 7 * len(name)
+    for c, label in enumerate(column_labels):
+        draw.text((c * tile_w + 4, legend_h + 2), label, fill="black")
     for r, row in enumerate(rows):
-        top = legend_h + r * (tile_h + caption_h)
+        top = legend_h + header_h + r * (tile_h + caption_h)
         if captions:
             draw.text((4, top + 1), captions[r], fill="black")
         for c, tile in enumerate(row):
