@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from isegan.model.parsing import load_parser
 from isegan.model.preprocess import Preprocess
-from isegan.training.gan.data import PairDataset, ParsingCache
+from isegan.training.gan.config import build_config
+from isegan.training.gan.data import PairDataset, ParsingCache, prepare_data
 from isegan.training.pairs import DataError, PairFolder
 from tests.helpers import write_parser_checkpoint
+from tests.training.conftest import CPU
 
 
 @pytest.fixture
@@ -112,3 +115,74 @@ def test_canvas_maps_are_what_inference_parses(tiny_pairs, parser_checkpoint, tm
     torch.testing.assert_close(cropped_map[:, 3:-3, 28:-28], canvas_map[:, 3:-3, 28:-28])
     assert torch.equal(cropped_map[:, :, 0], cropped_map[:, :, 27])  # replicated border
     assert not torch.equal(canvas_map[:, :, :28], cropped_map[:, :, :28])
+
+
+def test_held_out_parsers_make_p_s_of_their_pairs_only(tiny_pairs, tmp_path) -> None:
+    """Cross-fitting: each listed pair's P_s comes from the parser that never saw it; P_p
+    and the other pairs' P_s from the run's parser; the cache is keyed by all of them."""
+    parsers = {
+        name: write_parser_checkpoint(tmp_path / f"{name}.safetensors", seed=seed)
+        for name, seed in (("main", 1), ("fold", 2))
+    }
+    folder = PairFolder.open(tiny_pairs, "four")
+    held, kept = folder.ids[:2], folder.ids[2:]
+    (tmp_path / "fold.txt").write_text("\n".join(held) + "\n")
+    config = build_config(
+        "full",
+        data__root=str(tiny_pairs),
+        data__split="four",
+        parser_weights=str(parsers["main"]),
+        data__held_out_sketch_parsers=[
+            {"parser": str(parsers["fold"]), "ids": str(tmp_path / "fold.txt")}
+        ],
+    )
+    data = prepare_data(config, tmp_path / "run", CPU)
+    assert "P_s cross-fitted" in data.parser_description
+    cache_folders = list((tmp_path / "run" / "parsing-cache").iterdir())
+    assert len(cache_folders) == 1 and "-held-out-" in cache_folders[0].name
+    main = load_parser(parsers["main"]).parser
+    fold = load_parser(parsers["fold"]).parser
+    preprocess = Preprocess()
+
+    def parse(parser, image):
+        canvas, _ = preprocess.to_canvas(Image.fromarray(image))
+        with torch.inference_mode():
+            return parser(canvas[None])[0]
+
+    assert held and kept
+    for pair_id in folder.ids:
+        photo, sketch = folder.load_pair(pair_id)
+        with np.load(cache_folders[0] / f"{pair_id}.npz") as item:
+            stored_sketch, stored_photo = item["sketch"], item["photo"]
+        sketch_by = fold if pair_id in held else main
+        other = main if pair_id in held else fold
+        stored = torch.from_numpy(stored_sketch.astype("float32")) / 255
+        assert (stored - parse(sketch_by, sketch)).abs().max() < 1 / 255, pair_id
+        assert (stored - parse(other, sketch)).abs().max() > 0.05, pair_id
+        photo_map = torch.from_numpy(stored_photo.astype("float32")) / 255
+        assert (photo_map - parse(main, photo)).abs().max() < 1 / 255, pair_id
+
+
+def test_held_out_lists_must_be_disjoint_and_in_the_split(tiny_pairs, tmp_path) -> None:
+    parser = write_parser_checkpoint(tmp_path / "p.safetensors", seed=3)
+    ids = PairFolder.open(tiny_pairs, "four").ids
+    (tmp_path / "a.txt").write_text(f"{ids[0]}\n{ids[1]}\n")
+    (tmp_path / "b.txt").write_text(f"{ids[1]}\n")
+    (tmp_path / "c.txt").write_text("not-a-pair\n")
+
+    def prepare(*lists: str):
+        config = build_config(
+            "full",
+            data__root=str(tiny_pairs),
+            data__split="four",
+            parser_weights=str(parser),
+            data__held_out_sketch_parsers=[
+                {"parser": str(parser), "ids": str(tmp_path / name)} for name in lists
+            ],
+        )
+        return prepare_data(config, tmp_path / "run", CPU)
+
+    with pytest.raises(ValueError, match="already held out by another parser"):
+        prepare("a.txt", "b.txt")
+    with pytest.raises(ValueError, match="not in the training split"):
+        prepare("c.txt")

@@ -86,6 +86,15 @@ class OptimConfig(FrozenConfig):
     fused: bool | None = None  # None: fused Adam where torch supports it
 
 
+class HeldOutSketchParser(FrozenConfig):
+    """A parser that was not trained on the pairs listed in ``ids`` (a text file of pair
+    IDs, one per line): their P_s comes from it, so the generator trains on sketch
+    parsings as noisy as those it meets in use (a cross-fitted fold)."""
+
+    parser: str
+    ids: str
+
+
 class DataConfig(FrozenConfig):
     root: str = "../shared/data/cufs"
     split: str = "train"
@@ -96,6 +105,9 @@ class DataConfig(FrozenConfig):
     # P_s and P_p as inference makes them (the parser's whole padded canvas), or the
     # image's region with its border replicated into the padding (the first releases).
     parsing_frame: Literal["canvas", "crop"] = "canvas"
+    # Cross-fitting: P_s of the listed pairs from parsers that never saw them (the lists
+    # must be disjoint); every other P_s, and every P_p, from the run's own parser.
+    held_out_sketch_parsers: tuple[HeldOutSketchParser, ...] = ()
 
 
 class TrainConfig(FrozenConfig):

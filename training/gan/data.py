@@ -10,8 +10,9 @@ run was resumed or not, and whatever the number of loader workers.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -51,8 +52,8 @@ def dequantise(stored: np.ndarray) -> torch.Tensor:
 
 
 class ParsingCache:
-    """``root/<parser id>[-canvas]/<pair id>.npz`` holding the quantised P_s and P_p of
-    one pair.
+    """``root/<parser id>[-canvas][-held-out-<key>]/<pair id>.npz`` holding the quantised
+    P_s and P_p of one pair (``key`` names the held-out sketch parsers and their pairs).
 
     ``frame="canvas"`` keeps the parser's whole 256 canvas, padding included, exactly as
     inference sees P_s; ``frame="crop"`` keeps only the image's own region and the
@@ -60,10 +61,17 @@ class ParsingCache:
     """
 
     def __init__(
-        self, root: str | Path, parser_id: str, frame: Literal["canvas", "crop"] = "canvas"
+        self,
+        root: str | Path,
+        parser_id: str,
+        frame: Literal["canvas", "crop"] = "canvas",
+        held_out_key: str = "",
     ) -> None:
         self.frame = frame
-        self.folder = Path(root) / (parser_id[:16] + ("-canvas" if frame == "canvas" else ""))
+        name = parser_id[:16] + ("-canvas" if frame == "canvas" else "")
+        self.folder = Path(root) / (
+            name + (f"-held-out-{held_out_key[:12]}" if held_out_key else "")
+        )
 
     def path(self, pair_id: str) -> Path:
         return self.folder / f"{pair_id}.npz"
@@ -74,36 +82,55 @@ class ParsingCache:
         parser: nn.Module,
         device: torch.device,
         *,
+        sketch_parsers: Mapping[str, nn.Module] | None = None,
         batch_size: int = 8,
         progress: bool = True,
     ) -> None:
-        """Compute the maps of every pair not cached yet."""
+        """Compute the maps of every pair not cached yet: P_p with ``parser``, P_s with
+        the pair's entry in ``sketch_parsers`` if it has one, else with ``parser``."""
         todo = [pair_id for pair_id in folder.ids if not self.path(pair_id).is_file()]
         if not todo:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         preprocess = Preprocess()
         parser = parser.to(device).eval()
+        held_out = {pair_id: p.to(device).eval() for pair_id, p in (sketch_parsers or {}).items()}
+        groups: dict[int, list[str]] = {}
+        for pair_id in todo:
+            groups.setdefault(id(held_out.get(pair_id, parser)), []).append(pair_id)
         bar = tqdm(total=len(todo), desc="parsing cache", disable=not progress)
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
-            images: list[Image.Image] = []
-            for pair_id in chunk:
-                photo, sketch = folder.load_pair(pair_id)
-                images += [Image.fromarray(sketch), Image.fromarray(photo)]
-            canvases, placements = zip(*(preprocess.to_canvas(i) for i in images), strict=True)
-            with torch.inference_mode():
-                probabilities = parser(torch.stack(canvases).to(device))
-            for offset, pair_id in enumerate(chunk):
-                sketch_map, photo_map = probabilities[2 * offset], probabilities[2 * offset + 1]
-                if self.frame == "crop":
-                    sketch_map = preprocess.crop(sketch_map, placements[2 * offset])
-                    photo_map = preprocess.crop(photo_map, placements[2 * offset + 1])
-                np.savez_compressed(
-                    self.path(pair_id), sketch=quantise(sketch_map), photo=quantise(photo_map)
-                )
-            bar.update(len(chunk))
+        for members in groups.values():
+            sketch_parser = held_out.get(members[0], parser)
+            for start in range(0, len(members), batch_size):
+                chunk = members[start : start + batch_size]
+                pairs = [folder.load_pair(pair_id) for pair_id in chunk]
+                sketch_maps = self._parse(sketch_parser, [s for _, s in pairs], preprocess, device)
+                photo_maps = self._parse(parser, [p for p, _ in pairs], preprocess, device)
+                for pair_id, sketch_map, photo_map in zip(
+                    chunk, sketch_maps, photo_maps, strict=True
+                ):
+                    np.savez_compressed(
+                        self.path(pair_id), sketch=quantise(sketch_map), photo=quantise(photo_map)
+                    )
+                bar.update(len(chunk))
         bar.close()
+
+    def _parse(
+        self,
+        parser: nn.Module,
+        images: Sequence[np.ndarray],
+        preprocess: Preprocess,
+        device: torch.device,
+    ) -> list[torch.Tensor]:
+        """Class probabilities on the canvas, or on the image's own region for "crop"."""
+        canvases, placements = zip(
+            *(preprocess.to_canvas(Image.fromarray(i)) for i in images), strict=True
+        )
+        with torch.inference_mode():
+            probabilities = parser(torch.stack(canvases).to(device))
+        if self.frame == "crop":
+            return [preprocess.crop(p, at) for p, at in zip(probabilities, placements, strict=True)]
+        return list(probabilities)
 
     def load(self, pair_id: str) -> ParsingMaps:
         with np.load(self.path(pair_id)) as stored:
@@ -257,16 +284,60 @@ def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) ->
     if parser_path is None:
         raise ValueError("no face parser given and no default parser is installed: pass --parser")
     loaded = load_parser(parser_path, context.device, config.parser_backend)
+    held_out = load_held_out_parsers(config, folder, context.device)
     cache = ParsingCache(
         config.data.parsing_cache or out / "parsing-cache",
         loaded.parser_id,
         config.data.parsing_frame,
+        held_out.key,
     )
     if context.is_main:
-        cache.fill(folder, loaded.parser, context.device)
+        cache.fill(folder, loaded.parser, context.device, sketch_parsers=held_out.by_pair)
     barrier(context)
     dataset = PairDataset(
         folder, cache, seed=config.seed, load_size=config.data.load_size, flip=config.data.flip
     )
-    description = str(parser_path)
+    description = str(parser_path) + held_out.description
     return RunData(folder, dataset, loaded.parser_id, description)
+
+
+@dataclass(frozen=True)
+class HeldOutParsers:
+    by_pair: dict[str, nn.Module]  # pair id -> the parser that makes its P_s
+    key: str  # hash of every held-out parser's id and its pair list ("" when none)
+    description: str  # for the checkpoint's parser record
+
+
+def load_held_out_parsers(
+    config: TrainConfig, folder: PairFolder, device: torch.device
+) -> HeldOutParsers:
+    """Load ``data.held_out_sketch_parsers`` and check their pair lists: disjoint, and
+    every listed pair in the training split."""
+    entries = config.data.held_out_sketch_parsers
+    if not entries:
+        return HeldOutParsers({}, "", "")
+    by_pair: dict[str, nn.Module] = {}
+    digest = hashlib.sha256()
+    notes = []
+    training = set(folder.ids)
+    for entry in entries:
+        ids = Path(entry.ids).read_text().split()
+        if not ids:
+            raise ValueError(f"held-out parser {entry.parser}: {entry.ids} lists no pairs")
+        unknown = sorted(set(ids) - training)
+        if unknown:
+            raise ValueError(
+                f"{entry.ids}: {len(unknown)} pairs not in the training split, e.g. {unknown[:3]}"
+            )
+        twice = sorted(set(ids) & set(by_pair))
+        if twice:
+            raise ValueError(
+                f"{entry.ids}: pairs already held out by another parser, e.g. {twice[:3]}"
+            )
+        loaded = load_parser(entry.parser, device, config.parser_backend)
+        by_pair.update(dict.fromkeys(ids, loaded.parser))
+        digest.update(f"{loaded.parser_id}:{','.join(sorted(ids))};".encode())
+        notes.append(f"{loaded.parser_id[:12]} for {len(ids)} pairs")
+    description = f"; P_s cross-fitted: {', '.join(notes)}"
+    logger.info("sketch parsings from held-out parsers: %s", ", ".join(notes))
+    return HeldOutParsers(by_pair, digest.hexdigest(), description)
