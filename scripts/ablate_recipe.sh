@@ -2,7 +2,8 @@
 # Equal-budget ablations of the training recipe: the `full` preset at the bundled model's
 # recipe (scripts/recipe.sh) for STEPS iterations, once as it is and once per change,
 # one factor at a time, plus `base` (pix2pix) at the same budget and the `recommended`
-# preset (the chosen combination); then one `isegan eval`
+# preset (the chosen combination), and `recommended` with cross-fitted P_s when
+# CROSS_FIT (default RUNS_DIR/cross-fit-parsers/held-out-parsers.json) exists; then one `isegan eval`
 # of every finished run on the test split.
 #   scripts/ablate_recipe.sh [DATA_DIR] [RUNS_DIR]      (STEPS=600 by default)
 # Re-running skips finished runs and resumes an interrupted one from its last state
@@ -30,6 +31,12 @@ variants=(
     "base|base|"
     "recommended|recommended|"
 )
+# Cross-fitted P_s (scripts/build_cross_fit_parsers.sh) against `recommended`, once the
+# fold parsers exist.
+cross_fit=${CROSS_FIT:-$runs/cross-fit-parsers/held-out-parsers.json}
+if [ -f "$cross_fit" ]; then
+    variants+=("cross-fit|recommended|--set data.held_out_sketch_parsers=$(cat "$cross_fit")")
+fi
 for entry in "${variants[@]}"; do
     IFS='|' read -r name preset extra <<<"$entry"
     out="$runs/$name"
