@@ -62,6 +62,7 @@ def test_eval_two_folders(six, tmp_path) -> None:
     assert backdrop["real_kind_counts"] == {"blue": 3, "light": 3}  # 3 CUHK, 3 AR
     assert backdrop["kind_agreement_by_real_kind"]["blue"] == 0.0
     assert "Backdrop:" in report and "colour distance ↓" in report
+    assert scores["periodic_texture"] > 0 and "periodic texture ↓ (real photos" in report
 
 
 def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint, tmp_path) -> None:
@@ -101,6 +102,7 @@ def test_eval_checkpoint_on_a_split(six, generator_checkpoint, parser_checkpoint
     itself = ladder["real photo itself"]
     assert itself["identity"]["rank1"] == 1.0 and itself["fsim"] == pytest.approx(1.0)
     assert itself["backdrop"]["kind_agreement"] == 1.0
+    assert itself["periodic_texture"] == pytest.approx(itself["periodic_texture_real"])
     assert len(ladder) >= 4 and "calibration: real photo, Gaussian blur radius 2" in report
     assert metrics["protocol"]["identity"]["recognizer"]["sha256"]
     agreement = entry["intermediate_parsing"]

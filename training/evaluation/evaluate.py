@@ -40,6 +40,7 @@ from isegan.training.evaluation.quality.learned import (
     lpips_distances,
 )
 from isegan.training.evaluation.quality.nlda import PAPER_TRAIN_FRACTION, nlda_accuracy
+from isegan.training.evaluation.quality.periodic import periodic_texture
 from isegan.training.evaluation.quality.pixel import psnr, ssim
 from isegan.training.pairs import PairFolder, read_rgb
 
@@ -140,6 +141,8 @@ def score(
     results["psnr"] = float(np.mean(psnrs)) if all(map(math.isfinite, psnrs)) else None
     results.update(_nlda_scores(grey_real, grey_fake, nlda_repeats, seed))
     results["backdrop"] = backdrop_scores(real, fake)
+    results["periodic_texture"] = float(np.mean([periodic_texture(i) for i in fake]))
+    results["periodic_texture_real"] = float(np.mean([periodic_texture(i) for i in real]))
     results["identity"] = (
         gallery.score(ids, fake).as_dict() if gallery is not None and ids is not None else None
     )

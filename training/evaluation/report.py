@@ -115,18 +115,29 @@ def identity_table(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def backdrop_table(rows: dict[str, dict[str, Any]]) -> list[str]:
-    """Whether each method paints the backdrop of the right kind (blue or light)."""
+    """The look: whether each method paints the backdrop of the right kind (blue or
+    light), and how strong a grid-aligned periodic texture its photos carry."""
     scored = [m["backdrop"] for m in rows.values() if m.get("backdrop")]
     counts: dict[str, int] = scored[0]["real_kind_counts"] if scored else {}
     kinds = sorted({kind for backdrop in scored for kind in backdrop["real_kind_counts"]})
+    real_texture = next(
+        (m["periodic_texture_real"] for m in rows.values() if m.get("periodic_texture_real")),
+        None,
+    )
+    texture_label = "periodic texture ↓" + (
+        f" (real photos {real_texture:.2f})" if real_texture is not None else ""
+    )
     columns = ["right kind ↑"] + [f"{k} ({counts.get(k, 0)} real) ↑" for k in kinds]
+    columns += ["colour distance ↓", texture_label]
     lines = [
-        "Backdrop: the mean colour of the two top corners, classified blue (CUHK-like), "
-        "light (AR-like) or other; the share of photos whose backdrop is of the real one's "
-        "kind, overall and per real kind, and the mean RGB distance to the real backdrop.",
+        "The look. Backdrop: the mean colour of the two top corners, classified blue "
+        "(CUHK-like), light (AR-like) or other; the share of photos whose backdrop is of the "
+        "real one's kind, overall and per real kind, and the mean RGB distance to the real "
+        "backdrop. Periodic texture: the high-pass residual folded onto a 16×16 cell, RMS in "
+        "grey levels (a checkerboard raises it; real photos are the floor).",
         "",
-        "| Method | " + " | ".join(columns) + " | colour distance ↓ |",
-        "|---|" + "---|" * (len(columns) + 1),
+        "| Method | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
     ]
     for name, metrics in rows.items():
         backdrop = metrics.get("backdrop")
@@ -136,5 +147,7 @@ def backdrop_table(rows: dict[str, dict[str, Any]]) -> list[str]:
         cells = [f"{backdrop['kind_agreement']:.3f}"]
         cells += ["–" if k not in by_kind else f"{by_kind[k]:.3f}" for k in kinds]
         cells.append(f"{backdrop['mean_colour_distance']:.1f}")
+        texture = metrics.get("periodic_texture")
+        cells.append("n/c" if texture is None else f"{texture:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
