@@ -137,6 +137,7 @@ def test_held_out_parsers_make_p_s_of_their_pairs_only(tiny_pairs, tmp_path) -> 
         ],
     )
     data = prepare_data(config, tmp_path / "run", CPU)
+    assert data.parser_description.startswith(str(parsers["main"]))
     assert "P_s cross-fitted" in data.parser_description
     cache_folders = list((tmp_path / "run" / "parsing-cache").iterdir())
     assert len(cache_folders) == 1 and "-held-out-" in cache_folders[0].name

@@ -297,7 +297,9 @@ def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) ->
     dataset = PairDataset(
         folder, cache, seed=config.seed, load_size=config.data.load_size, flip=config.data.flip
     )
-    description = str(parser_path) + held_out.description
+    # The bundled parser is named as such, not by where this machine installed it.
+    named = "the bundled default parser" if config.parser_weights is None else str(parser_path)
+    description = named + held_out.description
     return RunData(folder, dataset, loaded.parser_id, description)
 
 
