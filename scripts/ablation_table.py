@@ -18,6 +18,7 @@ COLUMNS = (
     ("psnr", "PSNR", "{:.2f}"),
     ("identity.rank1", "rank-1", "{:.3f}"),
     ("identity.rank5", "rank-5", "{:.3f}"),
+    ("identity.verification_rate", "verified@0.6", "{:.3f}"),
     ("identity.tar_at_far_1pct", "TAR@1%", "{:.3f}"),
     ("identity.roc_auc", "AUC", "{:.3f}"),
     ("identity.mean_genuine_distance", "genuine", "{:.3f}"),
@@ -25,6 +26,8 @@ COLUMNS = (
     ("nlda_best", "NLDA best", "{:.1f}"),
     ("nlda_face", "NLDA face", "{:.1f}"),
     ("p_int_miou", "P_int mIoU", "{:.3f}"),
+    ("backdrop.kind_agreement", "backdrop", "{:.3f}"),
+    ("periodic_texture", "periodic", "{:.2f}"),
 )
 
 
@@ -49,8 +52,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--runs", type=Path, help="folder holding the runs (for s/step)")
+    parser.add_argument("--stage1", action="store_true", help="also a row for each Y1")
     args = parser.parse_args()
     results = json.loads(args.metrics.read_text())["results"]
+    for name, entry in list(results.items()):
+        if args.stage1 and isinstance(entry, dict) and entry.get("stage1"):
+            results[f"{name} (Y1)"] = {"final": entry["stage1"]}
     header = ["run", *[label for _, label, _ in COLUMNS], "s/step"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
