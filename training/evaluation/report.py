@@ -47,6 +47,15 @@ def _cell(value: float | None, key: str) -> str:
     return f"{value:.4f}"
 
 
+def _table_head(columns: list[str]) -> list[str]:
+    """A markdown table's header and rule, a method column first."""
+    return ["| Method | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+
+
+def _table_row(name: str, cells: list[str]) -> str:
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
 def report_markdown(rows: dict[str, dict[str, Any]], header: str) -> str:
     """Table laid out like the paper's Table 1 (one row per method/checkpoint), then the
     identity table with the NLDA modes, then the backdrop table."""
@@ -54,15 +63,14 @@ def report_markdown(rows: dict[str, dict[str, Any]], header: str) -> str:
     lines = [
         header,
         "",
-        "| Method | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
+        *_table_head(columns),
     ]
     for name, metrics in rows.items():
         cells = [_cell(metrics.get(key), key) for key, _ in METRIC_COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(name, cells))
     for name, values in PAPER_TABLE_1.items():
         cells = [f"{v}" for v in values] + ["–", "–"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(name, cells))
     lines += [
         "",
         "n/c: not computed (its ImageNet backbone weights were not given). Paper rows: CUFS "
@@ -83,8 +91,7 @@ def identity_table(rows: dict[str, dict[str, Any]]) -> list[str]:
         "Identity: dlib's face-recognition network, every real photo of the data as the "
         "gallery (training identities as distractors); NLDA in its three modes.",
         "",
-        "| Method | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
+        *_table_head(columns),
     ]
     for name, metrics in rows.items():
         identity = metrics.get("identity") or {}
@@ -96,7 +103,7 @@ def identity_table(rows: dict[str, dict[str, Any]]) -> list[str]:
             _cell(metrics.get(key), "nlda" if key.startswith("nlda") else key)
             for key, _ in NLDA_COLUMNS
         ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(name, cells))
     gallery = next((m["identity"]["gallery"] for m in rows.values() if m.get("identity")), None)
     lines += [
         "",
@@ -136,8 +143,7 @@ def backdrop_table(rows: dict[str, dict[str, Any]]) -> list[str]:
         "backdrop. Periodic texture: the high-pass residual folded onto a 16×16 cell, RMS in "
         "grey levels (a checkerboard raises it; real photos are the floor).",
         "",
-        "| Method | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
+        *_table_head(columns),
     ]
     for name, metrics in rows.items():
         backdrop = metrics.get("backdrop")
@@ -149,5 +155,5 @@ def backdrop_table(rows: dict[str, dict[str, Any]]) -> list[str]:
         cells.append(f"{backdrop['mean_colour_distance']:.1f}")
         texture = metrics.get("periodic_texture")
         cells.append("n/c" if texture is None else f"{texture:.2f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(name, cells))
     return lines

@@ -95,12 +95,11 @@ class ParsingCache:
         preprocess = Preprocess()
         parser = parser.to(device).eval()
         held_out = {pair_id: p.to(device).eval() for pair_id, p in (sketch_parsers or {}).items()}
-        groups: dict[int, list[str]] = {}
+        by_sketch_parser: dict[nn.Module, list[str]] = {}
         for pair_id in todo:
-            groups.setdefault(id(held_out.get(pair_id, parser)), []).append(pair_id)
+            by_sketch_parser.setdefault(held_out.get(pair_id, parser), []).append(pair_id)
         bar = tqdm(total=len(todo), desc="parsing cache", disable=not progress)
-        for members in groups.values():
-            sketch_parser = held_out.get(members[0], parser)
+        for sketch_parser, members in by_sketch_parser.items():
             for start in range(0, len(members), batch_size):
                 chunk = members[start : start + batch_size]
                 pairs = [folder.load_pair(pair_id) for pair_id in chunk]
