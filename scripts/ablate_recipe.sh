@@ -6,6 +6,7 @@
 # CROSS_FIT (default RUNS_DIR/cross-fit-parsers/held-out-parsers.json) exists; then one `isegan eval`
 # of every finished run on the test split.
 #   scripts/ablate_recipe.sh [DATA_DIR] [RUNS_DIR]      (STEPS=600 by default)
+# ONLY="recommended cross-fit" trains and evaluates just the named variants.
 # Re-running skips finished runs and resumes an interrupted one from its last state
 # (saved every 100 steps). Runs share one parsing cache, so all see the same P_s.
 set -euo pipefail
@@ -37,6 +38,14 @@ cross_fit=${CROSS_FIT:-$runs/cross-fit-parsers/held-out-parsers.json}
 if [ -f "$cross_fit" ]; then
     variants+=("cross-fit|recommended|--set data.held_out_sketch_parsers=$(cat "$cross_fit")")
 fi
+only=" ${ONLY:-} "
+selected=()
+for entry in "${variants[@]}"; do
+    if [ "$only" = "  " ] || [[ "$only" == *" ${entry%%|*} "* ]]; then
+        selected+=("$entry")
+    fi
+done
+variants=("${selected[@]}")
 for entry in "${variants[@]}"; do
     IFS='|' read -r name preset extra <<<"$entry"
     out="$runs/$name"
