@@ -1,22 +1,31 @@
-"""Service latency and throughput against the in-process pipeline on the same machine.
+"""Service latency, throughput and cost per stage against the in-process pipeline.
 
     .venv/bin/python benchmarks/service_latency.py --data ../shared/data/cufs [--requests 32]
 
-Starts the real service (uvicorn, real HTTP on localhost) with the given model, sends
-real test sketches at concurrency 1, 4 and 16, and reports p50/p95 latency and
-throughput next to the pipeline's own time per sketch (batch 1, same process, same
-sketches). The overhead ratio is service p50 at concurrency 1 / pipeline time per
-sketch: what HTTP, decoding, encoding, provenance and the audit log add.
+First times the pipeline itself in this process, with the service's inference options,
+on the same real test sketches: batch 1 (the latency floor) and the service's batch size
+(the throughput floor). Then starts the real service as its own process (``isegan serve``
+with its default settings: watermark, C2PA signing with the installation key, the
+fsynced audit log), sends the sketches over real HTTP at each concurrency, and reports
+p50/p95 latency and throughput as ratios to those floors, the median of each stage the
+server reports in ``timings_ms`` at concurrency 1 (plus what lies outside the handler:
+HTTP, the multipart upload, the JSON body), and the CPU time per request of the client
+and of the server, so the load generator's own share of the cores is on the table.
+``--env ISEGAN_WATERMARK=off`` (any ``ISEGAN_*`` setting) measures a variant.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -26,9 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
-from isegan.provenance.credentials import generate_dev_chain
 from isegan.service.settings import ServiceSettings
-from tests.service.server import running_server
+from tests.service.server import wait_until_ready
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -36,12 +44,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def measure(
-    url: str, sketches: list[bytes], concurrency: int, total: int
-) -> dict[str, float]:
+@dataclass
+class Load:
+    """What one concurrency level measured; times in seconds, CPU per request."""
+
+    p50: float
+    p95: float
+    throughput: float
+    client_cpu: float
+    timings: list[dict[str, float]]  # every response's timings_ms
+    server_cpu: float = 0.0
+
+
+async def measure(url: str, sketches: list[bytes], concurrency: int, total: int) -> Load:
+    """Send ``total`` requests, ``concurrency`` at a time."""
     latencies: list[float] = []
+    timings: list[dict[str, float]] = []
     gate = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(timeout=300) as client:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
 
         async def one(index: int) -> None:
             async with gate:
@@ -52,15 +73,54 @@ async def measure(
                 )
                 response.raise_for_status()
                 latencies.append(time.perf_counter() - started)
+                timings.append(response.json()["timings_ms"])
 
-        started = time.perf_counter()
+        cpu_started, started = time.process_time(), time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(total)))
-        wall = time.perf_counter() - started
-    return {
-        "p50": statistics.median(latencies),
-        "p95": percentile(latencies, 0.95),
-        "throughput": total / wall,
-    }
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return Load(
+        statistics.median(latencies), percentile(latencies, 0.95), total / wall, cpu / total,
+        timings,
+    )  # fmt: skip
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pipeline_floors(
+    settings: ServiceSettings, paths: list[Path], device: str
+) -> tuple[float, float]:
+    """Seconds per sketch of the in-process pipeline at batch 1 and at the service's
+    largest batch, with the service's inference options."""
+    pipeline = FacePipeline.from_files(
+        settings.checkpoint, settings.parser, device=device, options=settings.inference_options()
+    )
+    images = [Image.open(path).convert("RGB") for path in paths]
+    batch = settings.max_batch_size
+    pipeline(images[:1])  # warm-up, both sizes
+    pipeline((images * batch)[:batch])
+    single = []
+    for image in images * 2:
+        started = time.perf_counter()
+        pipeline([image])
+        single.append(time.perf_counter() - started)
+    batched = []
+    for round_ in range(3):
+        chunk = [images[(round_ + i) % len(images)] for i in range(batch)]
+        started = time.perf_counter()
+        pipeline(chunk)
+        batched.append((time.perf_counter() - started) / batch)
+    return statistics.median(single), statistics.median(batched)
 
 
 def main() -> None:
@@ -74,86 +134,99 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--precision", default="auto", help="the service's precision setting")
     parser.add_argument(
-        "--sign",
-        action="store_true",
-        help="also measure concurrency 1 with C2PA signing on (a throwaway dev key)",
+        "--env",
+        action="append",
+        default=[],
+        metavar="ISEGAN_NAME=VALUE",
+        help="a setting for the service process (repeatable), e.g. ISEGAN_WATERMARK=off",
     )
     args = parser.parse_args()
 
     ids = (args.data / "test.txt").read_text().split()[:8]
     paths = [args.data / "sketches" / f"{name}.png" for name in ids]
     sketch_bytes = [path.read_bytes() for path in paths]
-
     settings = ServiceSettings(
         checkpoint=args.checkpoint,
         parser=args.parser,
         device=args.device,
         max_batch_size=args.max_batch_size,
         precision=args.precision,
-        queue_size=max(64, max(args.concurrency) * 2),
     )
-    # The baseline runs exactly as the service will: the same inference options.
-    pipeline = FacePipeline.from_files(
-        args.checkpoint, args.parser, device=args.device, options=settings.inference_options()
-    )
-    images = [Image.open(path).convert("RGB") for path in paths]
-    pipeline(images[:1])  # warm-up
-    per_sketch = []
-    for image in images * 2:
-        started = time.perf_counter()
-        pipeline([image])
-        per_sketch.append(time.perf_counter() - started)
-    baseline = statistics.median(per_sketch)
-    del pipeline
+    single, batched = pipeline_floors(settings, paths, args.device)
 
     with tempfile.TemporaryDirectory() as scratch:
-        settings = settings.model_copy(update={"audit_log": Path(scratch) / "audit.jsonl"})
-        with running_server(settings) as url:
-            asyncio.run(measure(url, sketch_bytes, 1, 2))  # warm-up over HTTP
-            rows = [
-                (c, asyncio.run(measure(url, sketch_bytes, c, args.requests)))
-                for c in args.concurrency
-            ]
-        signed = None
-        if args.sign:
-            keys = generate_dev_chain(Path(scratch) / "keys")
-            signing = settings.model_copy(
-                update={"c2pa_key": keys["key"], "c2pa_cert_chain": keys["chain"]}
+        port = free_port()
+        env = {
+            **os.environ,
+            "ISEGAN_DEVICE": args.device,
+            "ISEGAN_MAX_BATCH_SIZE": str(args.max_batch_size),
+            "ISEGAN_PRECISION": args.precision,
+            "ISEGAN_QUEUE_SIZE": str(max(64, max(args.concurrency) * 2)),
+            "ISEGAN_AUDIT_LOG": str(Path(scratch) / "audit.jsonl"),
+            "ISEGAN_DATA_DIR": str(Path(scratch) / "installation"),
+            **dict(item.split("=", 1) for item in args.env),
+        }
+        command = [
+            sys.executable, "-m", "isegan.cli.main", "serve", "--port", str(port),
+            "--checkpoint", str(args.checkpoint), "--parser", str(args.parser),
+        ]  # fmt: skip
+        log = open(Path(scratch) / "server.log", "w")  # noqa: SIM115 - closed below
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_ready(
+                url,
+                alive=lambda: server.poll() is None,
+                timeout=300,
+                why_not=lambda: (Path(scratch) / "server.log").read_text()[-2000:],
             )
-            with running_server(signing) as url:
-                asyncio.run(measure(url, sketch_bytes, 1, 2))
-                signed = asyncio.run(measure(url, sketch_bytes, 1, args.requests))
-                stage_ms = [
-                    httpx.post(url + "/synthesize", files={"sketch": sketch}, timeout=300).json()[
-                        "timings_ms"
-                    ]
-                    for sketch in sketch_bytes
-                ]
-                signed["sign_ms"] = statistics.median(t["sign"] for t in stage_ms)
-                signed["server_ms"] = statistics.median(t["total"] for t in stage_ms)
+            asyncio.run(measure(url, sketch_bytes, 1, 4))  # warm-up over HTTP
+            rows = []
+            for concurrency in args.concurrency:
+                server_cpu = process_cpu_seconds(server.pid)
+                row = asyncio.run(measure(url, sketch_bytes, concurrency, args.requests))
+                row.server_cpu = (process_cpu_seconds(server.pid) - server_cpu) / args.requests
+                rows.append((concurrency, row))
+        finally:
+            server.terminate()
+            server.wait(60)
+            log.close()
 
     print(
-        f"in-process pipeline, batch 1: {baseline * 1000:.0f} ms per sketch "
-        f"({1 / baseline:.2f} sketches/s); device {args.device}; {args.requests} requests each"
+        f"in-process pipeline: batch 1 {single * 1000:.1f} ms per sketch; batch "
+        f"{args.max_batch_size} {batched * 1000:.1f} ms per sketch ({1 / batched:.2f} "
+        f"sketches/s); device {args.device}; {args.requests} requests per concurrency; "
+        f"service settings {' '.join(args.env) or 'as served by default'}"
     )
     print()
-    print("| concurrency | p50 ms | p95 ms | sketches/s | p50 / pipeline | throughput / pipeline |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| concurrency | p50 ms | p95 ms | sketches/s | p50 / pipeline batch 1 | "
+        f"throughput / pipeline batch {args.max_batch_size} | client CPU ms/request | "
+        "server CPU ms/request |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for concurrency, row in rows:
         print(
-            f"| {concurrency} | {row['p50'] * 1000:.0f} | {row['p95'] * 1000:.0f} | "
-            f"{row['throughput']:.2f} | {row['p50'] / baseline:.2f} | "
-            f"{row['throughput'] * baseline:.2f} |"
+            f"| {concurrency} | {row.p50 * 1000:.1f} | {row.p95 * 1000:.1f} | "
+            f"{row.throughput:.2f} | {row.p50 / single:.2f} | {row.throughput * batched:.2f} | "
+            f"{row.client_cpu * 1000:.1f} | {row.server_cpu * 1000:.1f} |"
         )
-    if signed is not None:
-        unsigned = rows[0][1]["p50"] if rows and rows[0][0] == 1 else float("nan")
-        print()
-        print(
-            f"C2PA signing on, concurrency 1: p50 {signed['p50'] * 1000:.0f} ms, "
-            f"p95 {signed['p95'] * 1000:.0f} ms (unsigned p50 {unsigned * 1000:.0f} ms); "
-            f"the server's own 'sign' stage: median {signed['sign_ms']:.1f} ms of "
-            f"{signed['server_ms']:.0f} ms server time (photo and parsing map signed)"
-        )
+    first = next((row for concurrency, row in rows if concurrency == 1), None)
+    if first is None:
+        return
+    stages = [name for name in first.timings[0] if name != "total"]
+    medians = {name: statistics.median(t.get(name, 0.0) for t in first.timings) for name in stages}
+    p50_ms = first.p50 * 1000
+    outside = p50_ms - statistics.median(t["total"] for t in first.timings)
+    print()
+    print("Concurrency 1, median per stage (the server's timings_ms):")
+    print()
+    print("| stage | ms | of the client's p50 |")
+    print("|---|---|---|")
+    for name in stages:
+        print(f"| {name} | {medians[name]:.2f} | {medians[name] / p50_ms:.0%} |")
+    print(f"| outside the handler (HTTP, JSON) | {outside:.2f} | {outside / p50_ms:.0%} |")
+    print(f"| client p50 | {p50_ms:.2f} | 100% |")
 
 
 if __name__ == "__main__":

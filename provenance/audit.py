@@ -4,7 +4,9 @@ Each line is one JSON object with ``seq`` (1, 2, ...), ``prev_sha256`` (the SHA-
 the previous line's bytes, without its newline; 64 zeros for the first) and the
 provenance record. A line is written with one ``write`` call on an ``O_APPEND`` file and
 fsynced before the response is sent, so a response the client received always has its
-record on disk, even if the server is killed right after. Editing, deleting or
+record on disk, even if the server is killed right after. Records that arrive while an
+fsync is under way share the next one (group commit): one ``write`` and one fsync per
+group, each caller still waiting for its own record to be on disk. Editing, deleting or
 reordering any line breaks the chain at that line, which :func:`verify_audit_log` finds.
 
 Several processes may append to one log (the service and ``isegan synthesize`` on one
@@ -140,6 +142,23 @@ def find_records(
     return found
 
 
+class _Ticket:
+    """One record waiting to be committed, and what became of it."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.payload = payload
+        self.done = False
+        self._result: int | AuditUnavailableError = 0
+
+    def settle(self, result: int | AuditUnavailableError) -> None:
+        self._result, self.done = result, True
+
+    def outcome(self) -> int:
+        if isinstance(self._result, AuditUnavailableError):
+            raise self._result
+        return self._result
+
+
 class AuditLog:
     """Appends chained records; safe to call from several threads."""
 
@@ -149,7 +168,10 @@ class AuditLog:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise AuditLogError(f"cannot open the audit log {path}: {error}") from None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one commit at a time
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Ticket] = []  # records waiting for the next commit
+        self.commits = 0  # fsynced groups, for tests and metrics
         self._seq, self._previous = self._resume()
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -178,37 +200,60 @@ class AuditLog:
 
     def append(self, payload: dict[str, Any]) -> int:
         """Write one record durably; returns its ``seq``. Raises
-        :class:`AuditUnavailableError`, with the file unchanged, when it cannot."""
-        with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                return self._append_locked(payload)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        :class:`AuditUnavailableError`, with the file unchanged, when it cannot.
 
-    def _append_locked(self, payload: dict[str, Any]) -> int:
+        Appends from several threads are committed in groups: while one thread writes
+        and fsyncs, the records that arrive queue up, and the next of their threads
+        writes them all with one ``write`` and one fsync (group commit). Each caller
+        still returns only once its own record is on disk; a group that cannot be
+        written is rolled back whole and every caller in it gets the error."""
+        ticket = _Ticket(payload)
+        with self._pending_lock:
+            self._pending.append(ticket)
+        with self._lock:
+            if not ticket.done:
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                try:
+                    self._commit(group)
+                finally:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return ticket.outcome()
+
+    def _commit(self, group: list[_Ticket]) -> None:
+        """Chain, write and fsync ``group`` as one; settle every ticket in it."""
         offset = os.fstat(self._fd).st_size
         if offset != self._known_length:  # another process appended since our last write
             self._seq, self._previous = _last_record(self.path)
-        record = {"seq": self._seq + 1, "prev_sha256": self._previous, **payload}
-        line = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
+        seq, previous, lines = self._seq, self._previous, []
+        for ticket in group:
+            seq += 1
+            record = {"seq": seq, "prev_sha256": previous, **ticket.payload}
+            line = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
+            lines.append(line)
+            previous = _line_digest(line)
+        data = b"".join(line + b"\n" for line in lines)
         try:
-            written = self._write(line + b"\n")
-            if written != len(line) + 1:
-                raise OSError(f"short write: {written} of {len(line) + 1} bytes")
+            written = self._write(data)
+            if written != len(data):
+                raise OSError(f"short write: {written} of {len(data)} bytes")
             os.fsync(self._fd)
         except OSError as error:
             self._roll_back(offset)
             self.healthy = False
             self.last_error = f"cannot write to {self.path}: {error}"
-            raise AuditUnavailableError(self.last_error) from None
-        self._seq += 1
-        self._previous = _line_digest(line)
-        self._last_size = len(line) + 1
-        self._known_length = offset + len(line) + 1
+            for ticket in group:
+                ticket.settle(AuditUnavailableError(self.last_error))
+            return
+        for number, ticket in enumerate(group, start=self._seq + 1):
+            ticket.settle(number)
+        self._seq, self._previous = seq, previous
+        self._last_size = max(len(line) for line in lines) + 1
+        self._known_length = offset + len(data)
         self.healthy = True
         self.last_error = None
-        return self._seq
+        self.commits += 1
 
     def _write(self, data: bytes) -> int:
         """One ``write`` call (a seam the fault tests replace)."""

@@ -154,8 +154,12 @@ class Watermarker:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, scale: float = EMBED_SCALE, gain: float = EMBED_GAIN) -> Watermarker:
-        return cls(*load_rivagan(), scale=scale, gain=gain)
+    def load(
+        cls, scale: float = EMBED_SCALE, gain: float = EMBED_GAIN, *, fft: bool = True
+    ) -> Watermarker:
+        """RivaGAN from invisible-watermark's files; ``fft=False`` runs its convolutions
+        directly (the reference the FFT path is tested against)."""
+        return cls(*load_rivagan(fft=fft), scale=scale, gain=gain)
 
     @torch.inference_mode()
     def embed(self, photo: Image.Image, installation: str, record: int) -> Image.Image:

@@ -93,21 +93,19 @@ async def synthesize(
     inputs = await decode_inputs(state, sketch, parsing)
     decoded_at = time.perf_counter()
     outcome = await predict(state, inputs, options, received)
-    rendered_from = time.perf_counter()
-    images, record = await render_and_sign(state, pipeline, outcome, inputs, reply, custody)
+    rendering: dict[str, float] = {}  # watermark, encode, sign
+    images, record = await render_and_sign(
+        state, pipeline, outcome, inputs, reply, custody, rendering
+    )
     audited_from = time.perf_counter()
     await write_audit_record(state, record)
     done = time.perf_counter()
 
-    stages = {
-        "decode": decoded_at - received,
-        "encode": audited_from - rendered_from,
-        "audit": done - audited_from,
-    }
+    stages = {"decode": decoded_at - received, **rendering, "audit": done - audited_from}
     state.metrics.observe_stages(stages)
     if reply.as_image:
         return image_response(state, pipeline, images["photo"], record)
-    timings = {"decode": stages["decode"], **outcome.stage_seconds, "encode": stages["encode"]}
+    timings = {"decode": stages["decode"], **outcome.stage_seconds, **rendering}
     timings |= {"audit": stages["audit"], "total": time.perf_counter() - received}
     return json_response(state, pipeline, images, record, outcome, timings)
 
@@ -223,9 +221,11 @@ async def render_and_sign(
     inputs: Inputs,
     reply: Reply,
     custody: Custody,
+    timings: dict[str, float],
 ) -> tuple[dict[str, Rendered], ProvenanceRecord]:
     """Encode the wanted outputs with their embedded facts, watermark and Content
-    Credentials (provenance/render.py, shared with the CLI), and the record naming them."""
+    Credentials (provenance/render.py, shared with the CLI), and the record naming them;
+    the seconds spent watermarking, encoding and signing go into ``timings``."""
     facts = EmbeddedFacts(
         output="photo",
         input_sha256=inputs.sketch.sha256,
@@ -243,7 +243,9 @@ async def render_and_sign(
 
     def render() -> dict[str, Rendered]:
         images = output_images(outcome.result, reply.outputs, inputs.sketch.image)
-        return render_outputs(images, facts, reply.format, watermark=mark, signing=signing)
+        return render_outputs(
+            images, facts, reply.format, watermark=mark, signing=signing, timings=timings
+        )
 
     images = await run_in_threadpool(render)
     record = ProvenanceRecord(

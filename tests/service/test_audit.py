@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,71 @@ def test_probe_reports_an_unwritable_directory(tmp_path: Path) -> None:
     log.path = tmp_path / "missing-dir" / "audit.jsonl"  # as if the directory vanished
     assert not log.probe() and "cannot write" in (log.last_error or "")
     log.close()
+
+
+class _SlowWrites(AuditLog):
+    """Every ``write`` takes ``delay`` seconds (a slow disk), so appends pile up behind
+    it; ``fail_from`` makes that write call and every later one fail."""
+
+    delay = 0.05
+    fail_from: int | None = None
+    calls = 0
+
+    def _write(self, data: bytes) -> int:
+        self.calls += 1
+        time.sleep(self.delay)
+        if self.fail_from is not None and self.calls >= self.fail_from:
+            raise OSError(5, "Input/output error")
+        return super()._write(data)
+
+
+def _append_from_threads(log: AuditLog, count: int) -> list[int | str]:
+    """``count`` threads append at once; each one's seq, or its error's text."""
+    outcomes: list[int | str] = [0] * count
+    start = threading.Barrier(count)
+
+    def one(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = log.append({"request_id": f"t{index}"})
+        except AuditUnavailableError as error:
+            outcomes[index] = str(error)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_concurrent_appends_share_fsyncs_and_keep_the_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = _SlowWrites(path)
+    outcomes = _append_from_threads(log, 16)
+    log.close()
+    assert sorted(outcomes) == list(range(1, 17))  # every caller got its own seq
+    assert 2 <= log.commits <= 8  # grouped: far fewer writes and fsyncs than records
+    report = verify_audit_log(path)
+    assert report.ok and report.records == 16
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {line["request_id"]: line["seq"] for line in lines} == {
+        f"t{index}": seq for index, seq in enumerate(outcomes)
+    }
+
+
+def test_a_failed_group_is_refused_whole_and_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = _SlowWrites(path)
+    log.fail_from = 2  # the first group is written; every later one fails
+    outcomes = _append_from_threads(log, 8)
+    written = [o for o in outcomes if isinstance(o, int)]
+    refused = [o for o in outcomes if isinstance(o, str)]
+    assert len(written) >= 1 and len(refused) >= 1 and len(written) + len(refused) == 8
+    assert all("Input/output error" in text for text in refused) and not log.healthy
+    report = verify_audit_log(path)
+    assert report.ok and report.records == len(written)
+    log.fail_from = None
+    assert log.append({"request_id": "after"}) == len(written) + 1 and log.healthy
+    log.close()
+    assert verify_audit_log(path).records == len(written) + 1

@@ -1,0 +1,118 @@
+"""A 2-D convolution computed by FFT, tile by tile (overlap-save), for large kernels.
+
+RivaGAN's layers are 11x11 convolutions at the photo's full resolution: about 16 GFLOP
+per 200x250 photo done directly, more than the generators that make the photo. By FFT
+the same correlation costs about a fiftieth of that: each 64x64 tile of the padded input
+is transformed once, every output channel is a sum of products per frequency (one
+complex matrix product), and the inverse transform's first 54x54 samples are exact,
+since an 11-tap correlation over a 64-sample period wraps only into the last 10.
+
+The result equals ``torch.nn.functional.conv2d`` (stride 1, zero "same" padding) up to
+float rounding (about 1e-6 of the output's range; tests/provenance/test_fft_conv.py).
+The kernel's transform is computed once per module and kept (complex64, 17 MB for a
+32-to-32 layer at tile 64), whatever the image size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: FFT period per tile side: a power of two; 54 of its 64 outputs are kept per tile.
+TILE = 64
+
+
+class FFTConv2d(nn.Module):
+    """Same-padded, stride-1 correlation of ``conv``'s weights and bias, by FFT."""
+
+    spectrum: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __init__(self, conv: nn.Conv2d, tile: int = TILE) -> None:
+        super().__init__()
+        kernel_h, kernel_w = conv.kernel_size
+        if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1:
+            raise ValueError("FFTConv2d takes stride 1, dilation 1, groups 1 only")
+        if conv.padding != (kernel_h // 2, kernel_w // 2) or kernel_h % 2 == 0:
+            raise ValueError("FFTConv2d takes odd kernels with 'same' zero padding only")
+        if tile < max(kernel_h, kernel_w) * 2:
+            raise ValueError(f"tile {tile} is too small for a {kernel_h}x{kernel_w} kernel")
+        self.tile = tile
+        self.kernel = (kernel_h, kernel_w)
+        weight = conv.weight.detach().float()
+        bias = conv.bias.detach().float() if conv.bias is not None else None
+        self.register_buffer("bias", bias, persistent=False)
+        # conj(FFT(w)) turns the product into a correlation; frequency-major for bmm.
+        spectrum = torch.fft.rfft2(weight, s=(tile, tile)).conj()  # (O, C, T, T/2+1)
+        spectrum = spectrum.flatten(2).permute(2, 1, 0)  # (F, C, O)
+        # The complex product as a real one, which runs as one batched GEMM: with
+        # interleaved (re, im) pairs, [xr xi] @ [[wr wi], [-wi wr]] = [yr yi].
+        real, imag = spectrum.real, spectrum.imag
+        blocks = torch.stack(
+            [torch.stack([real, imag], dim=-1), torch.stack([-imag, real], dim=-1)], dim=2
+        )  # (F, C, 2, O, 2)
+        self.outputs = weight.shape[0]
+        self.register_buffer(
+            "spectrum",
+            blocks.reshape(spectrum.shape[0], 2 * weight.shape[1], -1).contiguous(),
+            persistent=False,
+        )  # (F, 2C, 2O)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = image.shape
+        kernel_h, kernel_w = self.kernel
+        tile = self.tile
+        keep_h, keep_w = tile - kernel_h + 1, tile - kernel_w + 1
+        rows, cols = -(-height // keep_h), -(-width // keep_w)
+        # Channels innermost throughout: every copy below then moves whole channel
+        # vectors, and the transforms run over the two outer axes (frequency-major), the
+        # layout the per-frequency product needs with no transpose.
+        pixels = image.float().permute(0, 2, 3, 1)  # B H W C
+        padded = F.pad(
+            pixels,
+            (
+                0,
+                0,
+                kernel_w // 2,
+                cols * keep_w + kernel_w - 1 - width - kernel_w // 2,
+                kernel_h // 2,
+                rows * keep_h + kernel_h - 1 - height - kernel_h // 2,
+            ),
+        )
+        tiles = padded.unfold(1, tile, keep_h).unfold(2, tile, keep_w)  # B R Q C T T
+        tiles = tiles.permute(4, 5, 0, 1, 2, 3).contiguous()  # T T B R Q C
+        spectra = torch.fft.rfft2(tiles, dim=(0, 1))  # T T/2+1 B R Q C
+        channels = spectra.shape[-1]
+        frequencies = spectra.shape[0] * spectra.shape[1]
+        # (F, B*R*Q, 2C) @ (F, 2C, 2O) -> (F, B*R*Q, 2O), complex as (re, im) pairs
+        lhs = torch.view_as_real(spectra).reshape(frequencies, -1, 2 * channels)
+        product = torch.bmm(lhs, self.spectrum)
+        product = torch.view_as_complex(
+            product.reshape(tile, tile // 2 + 1, batch, rows, cols, self.outputs, 2)
+        )
+        result = torch.fft.irfft2(product, s=(tile, tile), dim=(0, 1))  # T T B R Q O
+        result = result[:keep_h, :keep_w].permute(2, 3, 0, 4, 1, 5)  # B R kh Q kw O
+        result = result.reshape(batch, rows * keep_h, cols * keep_w, self.outputs)
+        result = result[:, :height, :width]
+        if self.bias is not None:
+            result = result + self.bias
+        # NCHW shape, channels-last memory: the next layers take it as it is.
+        output: torch.Tensor = result.permute(0, 3, 1, 2).to(image.dtype)
+        return output
+
+
+def use_fft_convolutions(network: nn.Module, min_kernel: int = 7) -> nn.Module:
+    """Replace, in place, every same-padded stride-1 convolution with a kernel of at
+    least ``min_kernel`` by its :class:`FFTConv2d` twin (same weights)."""
+    for name, child in list(network.named_children()):
+        if (
+            isinstance(child, nn.Conv2d)
+            and min(child.kernel_size) >= min_kernel
+            and child.stride == (1, 1)
+            and child.padding == (child.kernel_size[0] // 2, child.kernel_size[1] // 2)
+        ):
+            setattr(network, name, FFTConv2d(child))
+        else:
+            use_fft_convolutions(child, min_kernel)
+    return network
