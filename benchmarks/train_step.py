@@ -1,15 +1,18 @@
 """Seconds per training iteration (D1+D_par, D2, G1, G2) and peak memory.
 
-Runs the real ``train_step`` of the full preset on random 256x256 batches (no data
-loading), for each width and batch size asked, after warm-up steps, and prints a table
-(``--json`` for one JSON object). Peak memory is the process's maximum resident set on
-CPU, ``torch.cuda.max_memory_allocated`` on a GPU. ``--identity`` measures each setting
-twice in the same process, without and with the identity-perceptual losses (L_face-per
-and L_id on dlib's face network), and reports the ratio.
+Runs the real ``train_step`` of a preset (``--preset``, default ``full``) on random
+256x256 batches (no data loading), for each width and batch size asked, after warm-up
+steps, and prints a table (``--json`` for one JSON object). The losses are those
+``isegan train`` runs without VGG-19 weights: L_per, and L_id where the preset weights
+it, on dlib's face network, and the generator EMA where the preset keeps one. Peak memory
+is the process's maximum resident set on CPU, ``torch.cuda.max_memory_allocated`` on a
+GPU. ``--identity`` measures each setting twice in the same process, as the preset is and
+with L_face-per and L_id (weight 1) forced on, and reports the ratio. ``--profile N``
+then profiles N more steps: milliseconds per phase of the step and the top operators.
 
     python benchmarks/train_step.py --widths 64 32 16 --batch-sizes 1 4
-    python benchmarks/train_step.py --widths 32 --batch-sizes 4 --precision bf16 \
-        --channels-last --max-channel-multiplier 4 --identity
+    python benchmarks/train_step.py --preset recommended --widths 32 --batch-sizes 4 \
+        --precision bf16 --channels-last --max-channel-multiplier 4 --profile 3
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 
 from isegan.model.device import resolve_device
 from isegan.training.gan.config import build_config
+from isegan.training.gan.ema import GeneratorEMA
 from isegan.training.gan.optimisation import build_optimisers
 from isegan.training.gan.steps import StepContext, train_step
 from isegan.training.gan.two_stage_gan import TwoStageGAN, face_perceptual_network
@@ -40,12 +44,14 @@ def measure(
     warmup: int,
     max_channel_multiplier: int | None = None,
     identity: bool = False,
+    preset: str = "full",
+    profile: int = 0,
 ) -> dict[str, float | int | str]:
     overrides = ["loss.per_network=face", "loss.id_weight=1.0"] if identity else []
     if max_channel_multiplier is not None:
         overrides.append(f"model.generator.max_channel_multiplier={max_channel_multiplier}")
     config = build_config(
-        "full",
+        preset,
         overrides=overrides,
         batch_size=batch_size,
         precision=precision,
@@ -58,8 +64,11 @@ def measure(
     if channels_last:
         gan.to(memory_format=torch.channels_last)
     optimisers = build_optimisers(gan, config)
-    face = face_perceptual_network(config, device, vgg_loaded=False) if identity else None
+    # As `isegan train` without VGG-19 weights: L_per and L_id on dlib's face network
+    # where the preset turns them on.
+    face = face_perceptual_network(config, device, vgg_loaded=False)
     context = StepContext(config, gan, dict(gan.named_networks()), optimisers, device, face=face)
+    ema = GeneratorEMA(gan.generators(), config.ema_decay) if config.ema_decay else None
     batch = {
         # a CUFS frame shifted by a random crop, as the data set hands it over
         "frame": torch.tensor([[43.0, 18.0, 0.0, 200.0, 250.0]] * batch_size),
@@ -76,10 +85,14 @@ def measure(
             torch.cuda.synchronize(device)
         started = time.perf_counter()
         train_step(context, batch)
+        if ema is not None:
+            ema.update(gan.generators())
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if step >= warmup:
             times.append(time.perf_counter() - started)
+    if profile:
+        print_profile(context, batch, ema, profile)
     if device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
     else:
@@ -95,7 +108,31 @@ def measure(
         "peak_memory_mb": round(peak_mb),
         "device": str(device),
         "identity_losses": identity,
+        "preset": preset,
     }
+
+
+def print_profile(
+    context: StepContext, batch: dict[str, torch.Tensor], ema: GeneratorEMA | None, steps: int
+) -> None:
+    """Where ``steps`` more iterations spend their time: per phase of the step (the
+    ``step.*`` ranges train_step marks, plus the EMA update) and the top operators."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            train_step(context, batch)
+            if ema is not None:
+                with torch.profiler.record_function("step.ema"):
+                    ema.update(context.gan.generators())
+    events = profiler.key_averages()
+    phases = [e for e in events if e.key.startswith("step.")]
+    whole = sum(e.cpu_time_total for e in phases)
+    print("| phase | ms per step | share |")
+    print("|---|---|---|")
+    for event in sorted(phases, key=lambda e: -e.cpu_time_total):
+        milliseconds = event.cpu_time_total / steps / 1000
+        print(f"| {event.key} | {milliseconds:.0f} | {event.cpu_time_total / whole:.0%} |")
+    print()
+    print(events.table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def main() -> None:
@@ -111,6 +148,11 @@ def main() -> None:
     parser.add_argument(
         "--identity", action="store_true", help="also measure with the identity losses on"
     )
+    parser.add_argument("--preset", default="full", help="training preset (default full)")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="STEPS",
+        help="after timing, profile this many more steps: time per phase and top operators",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--project-epochs",
@@ -132,6 +174,8 @@ def main() -> None:
             warmup=args.warmup,
             max_channel_multiplier=args.max_channel_multiplier,
             identity=identity,
+            preset=args.preset,
+            profile=args.profile,
         )
         for w in args.widths
         for b in args.batch_sizes

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import record_function
 
 from isegan.model.inference import autocast, resolve_precision
 from isegan.model.networks.discriminator import PatchDiscriminator
@@ -134,12 +135,20 @@ def train_step(
     G1's trunk and G2."""
     inputs = step_inputs(context, batch)
     logs: dict[str, float] = {}
-    fakes = generate(context, inputs)
-    update_stage1_discriminators(context, inputs, fakes, logs)
-    update_final_discriminator(context, inputs, fakes, logs)
-    generator_inputs = GeneratorStepInputs(inputs, fakes, real_targets(context, inputs))
-    update_stage1_generator(context, generator_inputs, logs, gradient_norms)
-    update_stage2_generator(context, generator_inputs, logs, gradient_norms)
+    # Each phase is a named range in torch.profiler traces (benchmarks/train_step.py
+    # --profile), so a step's time can be told apart by phase.
+    with record_function("step.generate"):
+        fakes = generate(context, inputs)
+    with record_function("step.d1_dpar"):
+        update_stage1_discriminators(context, inputs, fakes, logs)
+    with record_function("step.d2"):
+        update_final_discriminator(context, inputs, fakes, logs)
+    with record_function("step.real_targets"):
+        generator_inputs = GeneratorStepInputs(inputs, fakes, real_targets(context, inputs))
+    with record_function("step.g1"):
+        update_stage1_generator(context, generator_inputs, logs, gradient_norms)
+    with record_function("step.g2"):
+        update_stage2_generator(context, generator_inputs, logs, gradient_norms)
     if context.scaler is not None and context.scaler.is_enabled():
         context.scaler.update()
     return logs
