@@ -25,6 +25,9 @@ XMP_PNG_KEYWORD = "XML:com.adobe.xmp"
 
 OutputFormat = Literal["png", "jpeg", "webp"]
 MEDIA_TYPES: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+#: zlib level of every PNG written: 1 encodes a 200x250 photo in 6 ms against 16 ms at
+#: Pillow's default 6, for files 13 % larger (67 against 59 KB; benchmarks in the README).
+PNG_COMPRESS_LEVEL = 1
 
 
 class EmbeddedFacts(BaseModel):
@@ -110,7 +113,7 @@ def encode_image(
     if fmt == "png":
         info = PngInfo()
         info.add_itxt(XMP_PNG_KEYWORD, xmp)
-        image.save(buffer, format="PNG", pnginfo=info)
+        image.save(buffer, format="PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL)
     elif fmt == "jpeg":
         image.save(buffer, format="JPEG", quality=95, xmp=xmp.encode())
     else:

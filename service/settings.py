@@ -93,7 +93,12 @@ class ServiceSettings(BaseSettings):
     # --- inference worker ---------------------------------------------------------------
     max_batch_size: int = Field(8, ge=1, le=256, description="Largest micro-batch.")
     max_batch_wait_ms: float = Field(
-        5.0, ge=0, le=10_000, description="How long the worker waits to fill a batch."
+        0.0,
+        ge=0,
+        le=10_000,
+        description="How long the worker waits to fill a batch. 0: it takes what is "
+        "queued at once; under load the requests that arrive during one batch form the "
+        "next, so batches fill without any request waiting for company.",
     )
     queue_size: int = Field(64, ge=1, description="Requests waiting beyond this get a 503.")
     request_timeout_s: float = Field(

@@ -37,8 +37,8 @@ def test_fft_convolution_equals_direct(
 
 def test_fft_convolution_without_bias_and_in_channels_last() -> None:
     torch.manual_seed(1)
-    conv = nn.Conv2d(6, 4, 9, padding=4, bias=False)
-    image = torch.randn(1, 6, 70, 90).to(memory_format=torch.channels_last)
+    conv = nn.Conv2d(16, 4, 9, padding=4, bias=False)
+    image = torch.randn(1, 16, 70, 90).to(memory_format=torch.channels_last)
     with torch.no_grad():
         expected = conv(image.contiguous())
         got = FFTConv2d(conv)(image)
@@ -59,10 +59,11 @@ def test_only_same_padded_stride_one_convolutions_are_taken(conv: nn.Conv2d) -> 
         FFTConv2d(conv)
 
 
-def test_use_fft_convolutions_swaps_the_large_kernels_only() -> None:
+def test_use_fft_convolutions_swaps_large_kernels_with_many_inputs_only() -> None:
     network = nn.Sequential(
-        nn.Conv2d(3, 8, 11, padding=5),
-        nn.Sequential(nn.Tanh(), nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 2, 11, padding=5)),
+        nn.Conv2d(3, 16, 11, padding=5),  # few inputs: stays direct
+        nn.Sequential(nn.Tanh(), nn.Conv2d(16, 16, 3, padding=1), nn.Conv2d(16, 16, 11, padding=5)),
+        nn.Conv2d(16, 2, 11, padding=5),
         nn.Conv2d(2, 2, 11, padding=5, stride=2),
     )
     image = torch.randn(1, 3, 40, 30)
@@ -71,7 +72,8 @@ def test_use_fft_convolutions_swaps_the_large_kernels_only() -> None:
         use_fft_convolutions(network)
         got = network(image)
     kinds = [type(module).__name__ for module in network.modules()]
-    assert kinds.count("FFTConv2d") == 2 and kinds.count("Conv2d") == 2
+    assert kinds.count("FFTConv2d") == 2 and kinds.count("Conv2d") == 3
+    assert isinstance(network[1][2], FFTConv2d) and isinstance(network[2], FFTConv2d)
     assert torch.allclose(got, expected, atol=1e-5 * float(expected.abs().max()), rtol=0)
 
 
