@@ -8,9 +8,10 @@ complex matrix product), and the inverse transform's first 54x54 samples are exa
 since an 11-tap correlation over a 64-sample period wraps only into the last 10.
 
 Only the layers with many input channels gain (each output channel costs an inverse
-transform): on a 2-core AVX2 EPYC, RivaGAN's 32-to-32 layer takes 48 ms by FFT against
-105 ms direct in channels_last (276 ms in NCHW), its 32-to-3 layer 18 against 43 ms,
-while its 3-to-32 layer is faster direct (14 against 24 ms).
+transform). On a 2-core AVX2 EPYC (``benchmarks/render_cost.py``), RivaGAN's 32-to-32
+layer takes 42 ms by FFT against 215 ms direct (95 ms direct in channels_last), its
+32-to-3 layer 16 against 115 ms, while its 3- and 4-input layers take about 28 ms
+either way.
 
 The result equals ``torch.nn.functional.conv2d`` (stride 1, zero "same" padding) up to
 float rounding (about 1e-6 of the output's range; tests/provenance/test_fft_conv.py).
