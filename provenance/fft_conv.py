@@ -38,10 +38,11 @@ class FFTConv2d(nn.Module):
     def __init__(self, conv: nn.Conv2d, tile: int = TILE) -> None:
         super().__init__()
         kernel_h, kernel_w = conv.kernel_size
-        if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1:
-            raise ValueError("FFTConv2d takes stride 1, dilation 1, groups 1 only")
-        if conv.padding != (kernel_h // 2, kernel_w // 2) or kernel_h % 2 == 0:
-            raise ValueError("FFTConv2d takes odd kernels with 'same' zero padding only")
+        if not self.takes(conv):
+            raise ValueError(
+                "FFTConv2d takes odd kernels with 'same' zero padding, stride 1, "
+                "dilation 1 and groups 1 only"
+            )
         if tile < max(kernel_h, kernel_w) * 2:
             raise ValueError(f"tile {tile} is too small for a {kernel_h}x{kernel_w} kernel")
         self.tile = tile
@@ -64,6 +65,20 @@ class FFTConv2d(nn.Module):
             blocks.reshape(spectrum.shape[0], 2 * weight.shape[1], -1).contiguous(),
             persistent=False,
         )  # (F, 2C, 2O)
+
+    @staticmethod
+    def takes(conv: nn.Conv2d) -> bool:
+        """Whether ``conv`` is a correlation this module computes exactly."""
+        kernel_h, kernel_w = conv.kernel_size
+        return (
+            conv.stride == (1, 1)
+            and conv.dilation == (1, 1)
+            and conv.groups == 1
+            and kernel_h % 2 == 1
+            and kernel_w % 2 == 1
+            and conv.padding == (kernel_h // 2, kernel_w // 2)
+            and conv.padding_mode == "zeros"
+        )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         batch, _, height, width = image.shape
@@ -106,17 +121,15 @@ def use_fft_convolutions(
 ) -> nn.Module:
     """Replace, in place, every same-padded stride-1 convolution with a kernel of at
     least ``min_kernel`` and at least ``min_in_channels`` inputs by its
-    :class:`FFTConv2d` twin (same weights). Fewer inputs stay direct: the transforms of
-    every output channel then cost more than the few multiplications they save
-    (RivaGAN's 3- and 4-channel first layers measured faster direct, in channels_last)."""
+    :class:`FFTConv2d` twin (same weights). Fewer inputs stay direct: each output
+    channel costs an inverse transform whatever the inputs, so RivaGAN's 3- and 4-input
+    layers measured no faster by FFT (``benchmarks/render_cost.py``)."""
     for name, child in list(network.named_children()):
         if (
             isinstance(child, nn.Conv2d)
             and min(child.kernel_size) >= min_kernel
             and child.in_channels >= min_in_channels
-            and child.stride == (1, 1)
-            and child.groups == 1
-            and child.padding == (child.kernel_size[0] // 2, child.kernel_size[1] // 2)
+            and FFTConv2d.takes(child)
         ):
             setattr(network, name, FFTConv2d(child))
         else:

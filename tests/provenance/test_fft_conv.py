@@ -52,11 +52,23 @@ def test_fft_convolution_without_bias_and_in_channels_last() -> None:
         nn.Conv2d(3, 3, 10, padding=5),
         nn.Conv2d(3, 3, 11, padding=0),
         nn.Conv2d(4, 4, 11, padding=5, groups=2),
+        nn.Conv2d(3, 3, 11, padding=10, dilation=2),
+        nn.Conv2d(3, 3, 11, padding=5, padding_mode="reflect"),
     ],
 )
 def test_only_same_padded_stride_one_convolutions_are_taken(conv: nn.Conv2d) -> None:
     with pytest.raises(ValueError, match="FFTConv2d takes"):
         FFTConv2d(conv)
+
+
+def test_use_fft_convolutions_leaves_what_it_cannot_compute_direct() -> None:
+    network = nn.Sequential(
+        nn.Conv2d(16, 16, 10, padding=5),  # even kernel
+        nn.Conv2d(16, 16, 11, padding=10, dilation=2),
+        nn.Conv2d(16, 16, 11, padding=5, padding_mode="reflect"),
+    )
+    use_fft_convolutions(network)
+    assert [type(module).__name__ for module in network] == ["Conv2d"] * 3
 
 
 def test_use_fft_convolutions_swaps_large_kernels_with_many_inputs_only() -> None:
