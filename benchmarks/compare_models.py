@@ -20,16 +20,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from isegan.cli.arguments import labelled_path
 from isegan.model.inference import InferenceOptions
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_parser_path
-
-
-def labelled_path(text: str) -> tuple[str, Path]:
-    label, sep, path = text.partition("=")
-    if not sep or not label or not path:
-        raise argparse.ArgumentTypeError(f"expected LABEL=PATH, got {text!r}")
-    return label, Path(path)
 
 
 def main() -> None:

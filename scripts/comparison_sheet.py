@@ -19,18 +19,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from isegan.cli.arguments import labelled_path
 from isegan.model.inference import InferenceOptions
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_parser_path
 from isegan.training.contact_sheet import contact_sheet
 from isegan.training.pairs import PairFolder
-
-
-def labelled_checkpoint(text: str) -> tuple[str, Path]:
-    label, _, path = text.rpartition("=")
-    if not label:
-        raise argparse.ArgumentTypeError(f"{text!r}: give LABEL=CHECKPOINT")
-    return label, Path(path)
 
 
 def spread(ids: list[str], count: int) -> list[str]:
@@ -52,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="CUFS pair folder")
     parser.add_argument(
-        "--checkpoint", type=labelled_checkpoint, action="append", required=True,
+        "--checkpoint", type=labelled_path, action="append", required=True,
         metavar="LABEL=PATH", help="a generator checkpoint and its column label (repeat)",
     )  # fmt: skip
     parser.add_argument("--parser", type=Path, help="face parser (default: the bundled one)")

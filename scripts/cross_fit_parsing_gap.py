@@ -28,7 +28,7 @@ from isegan.training.pairs import PairFolder
 def sketch_iou(parser_path: str | Path, folder: PairFolder, cache: PseudoLabelCache) -> float:
     device = resolve_device("cpu")
     parser = load_parser(parser_path, device=device).parser
-    samples = [s for s in load_labelled(folder, cache) if s.kind == "sketches"]
+    samples = load_labelled(folder, cache, kinds=("sketches",))
     mean = evaluate_parser(parser, samples, device)["sketches"]["mean"]
     assert mean is not None
     return mean

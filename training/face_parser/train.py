@@ -29,7 +29,7 @@ from isegan.model.parsing import FaceParser
 from isegan.model.pipeline import parse_sketches
 from isegan.model.preprocess import Preprocess
 from isegan.training.face_parser.label_cache import LABELER_VERSION, PseudoLabelCache
-from isegan.training.pairs import PairFolder
+from isegan.training.pairs import PairFolder, read_rgb
 
 logger = logging.getLogger(__name__)
 KINDS = ("photos", "sketches")
@@ -63,17 +63,30 @@ class LabelledImage:
     labels: np.ndarray
 
 
-def load_labelled(folder: PairFolder, cache: PseudoLabelCache) -> list[LabelledImage]:
-    """Photos and sketches of the split with their pseudo-labels (unlabelled pairs skipped)."""
+def load_labelled(
+    folder: PairFolder, cache: PseudoLabelCache, kinds: Sequence[str] = KINDS
+) -> list[LabelledImage]:
+    """The split's images of ``kinds`` (photos, sketches or both) with their pseudo-labels
+    (unlabelled pairs skipped); only the kinds asked for are read."""
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown kinds {sorted(unknown)}; expected some of {KINDS}")
+    paths = {"photos": folder.photo_path, "sketches": folder.sketch_path}
     samples = []
     for pair_id in folder.ids:
         if not cache.has(pair_id):
             continue
-        photo, sketch = folder.load_pair(pair_id)
-        for kind, array in zip(KINDS, (photo, sketch), strict=True):
-            samples.append(
-                LabelledImage(pair_id, kind, Image.fromarray(array), cache.load(kind, pair_id))
-            )
+        if set(kinds) == set(KINDS):  # both: load_pair also checks their sizes agree
+            arrays = dict(zip(KINDS, folder.load_pair(pair_id), strict=True))
+        else:
+            arrays = {kind: read_rgb(paths[kind](pair_id)) for kind in kinds}
+        for kind in KINDS:
+            if kind in arrays:
+                samples.append(
+                    LabelledImage(
+                        pair_id, kind, Image.fromarray(arrays[kind]), cache.load(kind, pair_id)
+                    )
+                )
     return samples
 
 
