@@ -161,6 +161,11 @@ class MultiEncoderUNet(nn.Module):
                 f"input size {height}x{width} must be a multiple of {multiple} "
                 f"for a {self.config.num_levels}-level U-Net"
             )
+        return self.compute(*inputs)
+
+    def compute(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        """The forward pass without :meth:`forward`'s checks, so that ``torch.fx`` can
+        trace it (for post-training quantisation, which needs a graph)."""
         per_encoder = [encoder(x) for encoder, x in zip(self.encoders, inputs, strict=True)]
         fused = [torch.cat(level, dim=1) for level in zip(*per_encoder, strict=True)]
         x = fused[-1]

@@ -52,6 +52,26 @@ def test_base_model_has_no_parsing_encoder() -> None:
         StageOneGenerator(SMALL)(sketch)
 
 
+def test_the_unchecked_forward_pass_traces_with_torch_fx() -> None:
+    """compute() is forward() without its checks, so that torch.fx (post-training
+    quantisation, benchmarks/int8_trial.py) can build a graph of it."""
+    unet = StageOneGenerator(SMALL).eval().unet
+
+    class TwoInputs(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.unet = unet
+
+        def forward(self, sketch: torch.Tensor, parsing: torch.Tensor) -> list[torch.Tensor]:
+            return self.unet.compute(sketch, parsing)
+
+    graph = torch.fx.symbolic_trace(TwoInputs())
+    sketch, parsing = _inputs()
+    with torch.no_grad():
+        for traced, direct in zip(graph(sketch, parsing), unet(sketch, parsing), strict=True):
+            assert torch.equal(traced, direct)
+
+
 def test_size_not_divisible_is_refused() -> None:
     g1 = StageOneGenerator(SMALL)
     sketch, parsing = _inputs(size=48)
