@@ -116,42 +116,22 @@ class FFTConv2d(nn.Module):
         return output
 
 
-class ChannelsLastConv2d(nn.Module):
-    """``conv`` run in channels_last memory order, NCHW in and out.
-
-    oneDNN's direct kernels for few input channels and a large kernel are about twice
-    as fast channels_last (RivaGAN's 3- and 4-input layers: 14 and 18 ms against 28 ms,
-    ``benchmarks/render_cost.py``); the two conversions cost little beside that, and
-    the layers around it keep the plain order :class:`FFTConv2d` reads."""
-
-    def __init__(self, conv: nn.Conv2d) -> None:
-        super().__init__()
-        self.conv = conv.to(memory_format=torch.channels_last)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        output: torch.Tensor = self.conv(image.contiguous(memory_format=torch.channels_last))
-        return output.contiguous()
-
-
 def use_fft_convolutions(
     network: nn.Module, min_kernel: int = 7, min_in_channels: int = 16
 ) -> nn.Module:
     """Replace, in place, every same-padded stride-1 convolution with a kernel of at
     least ``min_kernel`` and at least ``min_in_channels`` inputs by its
-    :class:`FFTConv2d` twin (same weights). Large kernels with fewer inputs stay direct,
-    in channels_last (:class:`ChannelsLastConv2d`): each output channel costs an inverse
-    transform whatever the inputs, so RivaGAN's 3- and 4-input layers measured no faster
-    by FFT (``benchmarks/render_cost.py``)."""
+    :class:`FFTConv2d` twin (same weights). Fewer inputs stay direct: each output
+    channel costs an inverse transform whatever the inputs, so RivaGAN's 3- and 4-input
+    layers measured no faster by FFT (``benchmarks/render_cost.py``)."""
     for name, child in list(network.named_children()):
         if (
             isinstance(child, nn.Conv2d)
             and min(child.kernel_size) >= min_kernel
+            and child.in_channels >= min_in_channels
             and FFTConv2d.takes(child)
         ):
-            if child.in_channels >= min_in_channels:
-                setattr(network, name, FFTConv2d(child))
-            else:
-                setattr(network, name, ChannelsLastConv2d(child))
+            setattr(network, name, FFTConv2d(child))
         else:
             use_fft_convolutions(child, min_kernel, min_in_channels)
     return network
