@@ -62,6 +62,12 @@ class ServiceMetrics:
             "Requests waiting for the inference worker.",
             registry=self.registry,
         )
+        self.batch_limit = Gauge(
+            "isegan_batch_limit",
+            "Sketches the next batch may take: max_batch_size, or the size measured "
+            "fastest per sketch (batch_sizing=measured).",
+            registry=self.registry,
+        )
         self.batch_size = Histogram(
             "isegan_batch_size",
             "Sketches per forward pass.",

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from isegan.model.inference import InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
+from isegan.service.batch_sizing import BatchSizing
 
 SETTINGS_FILE_VARIABLE = "ISEGAN_SETTINGS_FILE"
 
@@ -99,6 +100,12 @@ class ServiceSettings(BaseSettings):
         description="How long the worker waits to fill a batch. 0: it takes what is "
         "queued at once; under load the requests that arrive during one batch form the "
         "next, so batches fill without any request waiting for company.",
+    )
+    batch_sizing: BatchSizing = Field(
+        "measured",
+        description="measured: a batch takes at most the size the worker measured fastest "
+        "per sketch (max_batch_size where batching pays; less on CPUs where it does not), "
+        "rechecking larger sizes every 16th batch. fixed: always up to max_batch_size.",
     )
     queue_size: int = Field(64, ge=1, description="Requests waiting beyond this get a 503.")
     request_timeout_s: float = Field(

@@ -83,6 +83,7 @@ class ServiceState:
             metrics=self.metrics,
             max_batch_size=settings.max_batch_size,
             max_batch_wait_s=settings.max_batch_wait_ms / 1000,
+            batch_sizing=settings.batch_sizing,
             queue_size=settings.queue_size,
         )
         self._warm_up(pipeline)

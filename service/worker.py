@@ -1,7 +1,8 @@
 """The inference worker: one thread that owns the pipeline, fed by a bounded queue.
 
 Requests never touch the model from the event loop. The worker takes the oldest job,
-waits up to ``max_batch_wait_ms`` for more (up to ``max_batch_size``), drops jobs whose
+waits up to ``max_batch_wait_ms`` for more (up to ``max_batch_size``, or fewer where
+larger batches measured slower per sketch: ``batch_sizing.py``), drops jobs whose
 client went away or whose deadline cannot be met given the measured time of a batch of
 that size (an answer nobody will read is compute taken from the next request), and runs
 the rest as one batch. Results computed for requests that timed out all the same are
@@ -28,6 +29,7 @@ from PIL import Image
 
 from isegan.model.alignment import AlignMode
 from isegan.model.pipeline import PipelineResult, PipelineRun
+from isegan.service.batch_sizing import BatchSizer, BatchSizing
 from isegan.service.prometheus import ServiceMetrics
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class InferenceWorker:
         max_batch_size: int,
         max_batch_wait_s: float,
         queue_size: int,
+        batch_sizing: BatchSizing = "measured",
     ) -> None:
         self.pipeline = pipeline
         self.device = device
@@ -115,7 +118,7 @@ class InferenceWorker:
         self.max_batch_wait_s = max_batch_wait_s
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._held: deque[Job] = deque()  # taken from the queue, waiting for a fitting batch
-        self._batch_seconds: dict[int, float] = {}  # moving average by batch size
+        self.sizer = BatchSizer(max_batch_size, sizing=batch_sizing)
         self._accepting = False
         self._thread: threading.Thread | None = None
 
@@ -202,7 +205,9 @@ class InferenceWorker:
             batch = [first]
             skipped: list[Job] = []
             until = time.monotonic() + self.max_batch_wait_s
-            while len(batch) < self.max_batch_size:
+            limit = self.sizer.next_limit()
+            self.metrics.batch_limit.set(limit)
+            while len(batch) < limit:
                 remaining = until - time.monotonic()
                 job = self._next_job(max(remaining, 0.0))
                 if job is False:
@@ -218,14 +223,7 @@ class InferenceWorker:
         self.metrics.queue_depth.set(0)
 
     def expected_seconds(self, size: int) -> float:
-        """The measured time of a batch of ``size`` (moving average), or of the nearest
-        measured size scaled linearly; 0 before any batch has run."""
-        if size in self._batch_seconds:
-            return self._batch_seconds[size]
-        if not self._batch_seconds:
-            return 0.0
-        nearest = min(self._batch_seconds, key=lambda known: abs(known - size))
-        return self._batch_seconds[nearest] * size / nearest
+        return self.sizer.expected_seconds(size)
 
     def _admit(self, jobs: list[Job], now: float) -> list[Job]:
         """The jobs whose answer can still arrive in time; the others get their timeout
@@ -259,9 +257,7 @@ class InferenceWorker:
                 self._run_batch([job])
             return
         finished = time.monotonic()
-        previous = self._batch_seconds.get(len(live))
-        took = finished - started
-        self._batch_seconds[len(live)] = took if previous is None else 0.7 * previous + 0.3 * took
+        self.sizer.record(len(live), finished - started)
         stages = run.timings.stage_seconds()
         self.metrics.batch_size.observe(len(live))
         self.metrics.observe_stages(stages)

@@ -80,6 +80,6 @@ def test_expected_batch_time_is_learned_and_scaled() -> None:
         max_batch_wait_s=0.0, queue_size=10,
     )  # fmt: skip
     assert worker.expected_seconds(4) == 0.0  # nothing measured: only past deadlines drop
-    worker._batch_seconds[2] = 0.3
+    worker.sizer.record(2, 0.3)
     assert worker.expected_seconds(2) == 0.3
     assert worker.expected_seconds(4) == 0.6  # nearest size, scaled
