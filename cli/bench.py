@@ -20,6 +20,7 @@ from isegan.model.benchmark import (
     PeakMemory,
     count_flops,
     matmul_peak,
+    stage_breakdown,
     summarise,
     time_calls,
 )
@@ -201,19 +202,22 @@ def measure_path(
         [sketches[(i * size + j) % len(sketches)] for j in range(size)]
         for i in range(max(args.warmup, 1) + args.calls)
     )
+    timings: list[dict[str, float]] = []
+
+    def call() -> None:
+        timings.append(pipeline.run(next(batches), align="false").timings.stage_seconds())
+
     with PeakMemory(device) as memory:
-        first, seconds = time_calls(
-            lambda: pipeline(next(batches), align="false"),
-            device,
-            warmup=max(args.warmup, 1),
-            calls=args.calls,
-        )
+        first, seconds = time_calls(call, device, warmup=max(args.warmup, 1), calls=args.calls)
     precision = pipeline.precision
     result = summarise(
         path.name, precision, size, seconds, flops, peaks.get(precision, peaks["fp32"]),
         memory.peak_mib,
     )  # fmt: skip
     result.first_call_ms = first * 1000
+    result.stage_ms_per_image, result.over_generators = stage_breakdown(
+        timings[-args.calls :], seconds, size
+    )
     return result
 
 
@@ -249,6 +253,10 @@ def print_table(report: dict[str, object], results: list[PathResult]) -> None:
             f"{r.latency_p95_ms:8.1f} {r.ms_per_image:7.1f} {r.speedup:6.2f}x "
             f"{r.gflops_per_s:8.1f} {r.peak_fraction:5.0%} {r.first_call_ms / 1000:6.1f} {memory}"
         )
+    print("\nms per image by stage (medians), and the whole call over G1 + G2:")
+    for r in results:
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in r.stage_ms_per_image.items())
+        print(f"{r.name:50} {r.batch_size:5d}  {stages}; {r.over_generators:.2f}x G1+G2")
     best = max(results, key=lambda r: r.images_per_s)
     floor = report["floor_ms_per_image"]
     assert isinstance(floor, float)

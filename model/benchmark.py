@@ -11,7 +11,7 @@ import contextlib
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -94,6 +94,11 @@ class PathResult:
     peak_memory_mib: float | None
     first_call_ms: float = 0.0
     speedup: float = 1.0
+    #: Median ms per image of each pipeline stage over the timed calls.
+    stage_ms_per_image: dict[str, float] = field(default_factory=dict)
+    #: The whole call's time over G1 + G2's (stage1 + stage2): what the pipeline costs
+    #: beyond its generators.
+    over_generators: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -153,3 +158,16 @@ def summarise(
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def stage_breakdown(
+    timings: list[dict[str, float]], seconds: list[float], batch_size: int
+) -> tuple[dict[str, float], float]:
+    """Median ms per image of each stage over the calls' ``timings`` (seconds per stage
+    and batch), and the median call time over the median G1 + G2 time."""
+    stages = {
+        name: statistics.median(t[name] for t in timings) * 1000 / batch_size for name in timings[0]
+    }
+    generators = stages.get("stage1", 0.0) + stages.get("stage2", 0.0)
+    whole = statistics.median(seconds) * 1000 / batch_size
+    return stages, whole / generators if generators else 0.0

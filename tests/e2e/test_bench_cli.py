@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
-from isegan.model.benchmark import count_flops, summarise
+from isegan.model.benchmark import count_flops, stage_breakdown, summarise
 
 
 def test_bench_json_reports_every_path_against_the_baseline(
@@ -42,6 +43,16 @@ def test_bench_json_reports_every_path_against_the_baseline(
         assert 0 < path["peak_fraction"] < 1
         assert path["peak_memory_mib"] > 0
         assert path["first_call_ms"] > 0
+        stages = path["stage_ms_per_image"]
+        assert set(stages) == {"parse", "stage1", "stage2", "postprocess"}
+        assert min(stages.values()) > 0
+        # the stages are parts of each call; with two calls each median is a mean
+        whole = path["latency_p50_ms"] / path["batch_size"]
+        assert sum(stages.values()) <= whole * 1.001
+        assert path["over_generators"] == pytest.approx(
+            whole / (stages["stage1"] + stages["stage2"])
+        )
+        assert path["over_generators"] > 1
     assert report["gflop_per_image"] > 0
     assert report["matmul_peak_gflops"]["fp32"] > 0
     assert report["sketches"] == 3
@@ -63,3 +74,16 @@ def test_summary_figures_follow_from_the_timings() -> None:
     assert result.latency_p95_ms == 1000
     assert result.gflops_per_s == 6.0
     assert result.peak_fraction == 0.06
+
+
+def test_stage_breakdown_is_per_image_medians_against_the_generators() -> None:
+    timings = [
+        {"parse": 0.02, "stage1": 0.10, "stage2": 0.06, "postprocess": 0.02},
+        {"parse": 0.04, "stage1": 0.14, "stage2": 0.10, "postprocess": 0.02},
+        {"parse": 0.03, "stage1": 0.12, "stage2": 0.08, "postprocess": 0.04},
+    ]
+    stages, over = stage_breakdown(timings, [0.22, 0.30, 0.28], batch_size=2)
+    assert stages == pytest.approx(
+        {"parse": 15.0, "stage1": 60.0, "stage2": 40.0, "postprocess": 10.0}
+    )
+    assert over == pytest.approx(140.0 / 100.0)
