@@ -78,6 +78,12 @@ def main() -> None:
 
     fast_marker, direct_marker = Watermarker.load(), Watermarker.load(fft=False)
     embed_ms = median_ms(lambda: fast_marker.embed(photos[0], "bench", 7), rounds)
+    bf16_marker = Watermarker.load(precision="bf16")
+    if bf16_marker.precision == "bf16":
+        bf16_ms = median_ms(lambda: bf16_marker.embed(photos[0], "bench", 7), rounds)
+        print(f"\nWatermarker.embed in bf16 (native here): {bf16_ms:.1f} ms per photo")
+    else:
+        print("\nWatermarker.embed in bf16: not measured, this CPU has no native bf16")
     changed, largest = [], 0
     for record, photo in enumerate(photos):
         a = np.asarray(fast_marker.embed(photo, "bench", record), np.int16)

@@ -116,6 +116,13 @@ def _add_provenance_options(parser: argparse.ArgumentParser) -> None:
         help="hide the installation and record number in each photo (default on)",
     )
     marks.add_argument(
+        "--watermark-precision",
+        choices=("auto", "fp32", "bf16"),
+        default=os.environ.get("ISEGAN_WATERMARK_PRECISION") or "fp32",
+        help="the watermark encoder's precision (default fp32; auto: bf16 where the CPU "
+        "has it natively)",
+    )
+    marks.add_argument(
         "--c2pa-key",
         type=Path,
         default=os.environ.get("ISEGAN_C2PA_KEY") or None,
@@ -168,7 +175,9 @@ class Marking:
         self.signing: SigningSetup = choose_signing(
             args.c2pa, self.installation, args.c2pa_key, args.c2pa_cert_chain
         )
-        self.watermarker = Watermarker.load() if args.watermark == "on" else None
+        self.watermarker = (
+            Watermarker.load(precision=args.watermark_precision) if args.watermark == "on" else None
+        )
         self.records: RecordNumbers = self.installation.records()
         self.audit = AuditLog(args.audit_log or folder / "audit.jsonl")
 

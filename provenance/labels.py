@@ -61,7 +61,9 @@ class ProvenanceRecord(BaseModel):
         None, description="Chain-of-custody fields given with the request."
     )
     watermark: dict[str, str | int] | None = Field(
-        None, description="What the photos' invisible watermark holds: installation, record."
+        None,
+        description="What the photos' invisible watermark holds: installation, record; "
+        "and the precision its encoder ran in.",
     )
     inference: dict[str, str | bool | int] = Field(
         default_factory=dict,

@@ -41,7 +41,12 @@ class WatermarkMark:
     record: int
 
     def record_fields(self) -> dict[str, Any]:
-        return {"method": "rivagan", "installation": self.installation, "record": self.record}
+        return {
+            "method": "rivagan",
+            "installation": self.installation,
+            "record": self.record,
+            "precision": self.watermarker.precision,
+        }
 
 
 @dataclass(frozen=True)

@@ -166,10 +166,15 @@ class RivaganEncoder(nn.Module):
         self.residual = _tanh_bn_conv(4, 32, 3)
 
     def forward(self, image: torch.Tensor, message: torch.Tensor) -> torch.Tensor:
+        return image + self.change(image, message)
+
+    def change(self, image: torch.Tensor, message: torch.Tensor) -> torch.Tensor:
+        """What the encoder adds to ``image`` (at most ``LINF_MAX`` per pixel). Kept apart
+        from the sum so that a lower precision only touches the small change, never the
+        image it is added to."""
         signs = (message * 2 - 1)[:, :, None, None]
         layout = (self.attention(image) * signs).sum(dim=1, keepdim=True)
-        change = torch.tanh(self.residual(torch.cat([image, layout], dim=1)))
-        return image + LINF_MAX * change
+        return LINF_MAX * torch.tanh(self.residual(torch.cat([image, layout], dim=1)))
 
 
 class RivaganDecoder(nn.Module):

@@ -22,6 +22,11 @@ The encoder runs at the photo's own resolution (``EMBED_SCALE`` 1) and its chang
 applied twice over (``EMBED_GAIN``), which keeps the record readable after JPEG 50 for
 about 0.001 of FSIM. At half resolution it would cost four times less, but loses bits
 even before any attack (docs/watermark.md compares them).
+
+Embedding may compute the encoder's change in bf16 where the CPU has native bf16
+(``precision``): only the change, at most 4 grey levels, is rounded to bf16's 8 bits, and
+the sum with the photo stays fp32. Reading always runs in fp32, since ``MIN_STRENGTH`` was
+set on fp32 scores.
 """
 
 from __future__ import annotations
@@ -31,12 +36,14 @@ import itertools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from isegan.model.inference import native_bf16
 from isegan.provenance.installation import WATERMARK_RECORD_BITS, watermark_record
 from isegan.provenance.rivagan import (
     MESSAGE_BITS,
@@ -56,6 +63,8 @@ EMBED_SCALE = 1.0
 #: The encoder's change is applied this many times over: at most 0.032 of the range (4
 #: grey levels); FSIM against the real photo moves by about 0.001 (docs/watermark.md).
 EMBED_GAIN = 2.0
+#: "auto": bf16 where the CPU computes it natively, else fp32.
+WatermarkPrecision = Literal["auto", "fp32", "bf16"]
 #: Reading may flip up to MAX_FLIPS of the CANDIDATE_BITS least certain bits.
 MAX_FLIPS = 3
 CANDIDATE_BITS = 8
@@ -129,6 +138,17 @@ def read_payload(scores: np.ndarray, installations: Iterable[str]) -> WatermarkR
     return best[1] if best is not None else None
 
 
+def resolve_watermark_precision(precision: WatermarkPrecision) -> Literal["fp32", "bf16"]:
+    """'auto' -> bf16 where the CPU computes it natively. An explicit bf16 on a CPU without
+    it falls back to fp32 (emulated bf16 is many times slower), as the pipeline does."""
+    native = native_bf16(torch.device("cpu"))
+    if precision == "auto":
+        return "bf16" if native else "fp32"
+    if precision == "bf16" and not native:
+        return "fp32"
+    return precision
+
+
 def _to_tensor(image: Image.Image) -> torch.Tensor:
     """[-1, 1], channels in BGR order: the order RivaGAN's weights were used with."""
     array = np.asarray(image.convert("RGB"), np.float32)[:, :, ::-1].copy()
@@ -148,18 +168,31 @@ class Watermarker:
         decoder: RivaganDecoder,
         scale: float = EMBED_SCALE,
         gain: float = EMBED_GAIN,
+        *,
+        precision: Literal["fp32", "bf16"] = "fp32",
     ) -> None:
         self.encoder, self.decoder = encoder, decoder
         self.scale, self.gain = scale, gain
+        self.precision = precision
         self._lock = threading.Lock()
 
     @classmethod
     def load(
-        cls, scale: float = EMBED_SCALE, gain: float = EMBED_GAIN, *, fft: bool = True
+        cls,
+        scale: float = EMBED_SCALE,
+        gain: float = EMBED_GAIN,
+        *,
+        fft: bool = True,
+        precision: WatermarkPrecision = "fp32",
     ) -> Watermarker:
         """RivaGAN from invisible-watermark's files; ``fft=False`` runs its convolutions
-        directly (the reference the FFT path is tested against)."""
-        return cls(*load_rivagan(fft=fft), scale=scale, gain=gain)
+        directly (the reference the FFT path is tested against). bf16 embeds with the
+        encoder's convolutions run directly in bf16 (oneDNN), where FFT has no gain."""
+        resolved = resolve_watermark_precision(precision)
+        encoder, decoder = load_rivagan(fft=fft)
+        if resolved == "bf16":
+            encoder = load_rivagan(fft=False)[0]
+        return cls(encoder, decoder, scale=scale, gain=gain, precision=resolved)
 
     @torch.inference_mode()
     def embed(self, photo: Image.Image, installation: str, record: int) -> Image.Image:
@@ -168,8 +201,8 @@ class Watermarker:
         height, width = full.shape[-2:]
         small = _resize(full, (round(height * self.scale), round(width * self.scale)))
         message = torch.tensor([payload_bits(installation, record)], dtype=torch.float32)
-        with self._lock:
-            change = self.encoder(small, message) - small
+        with self._lock, torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
+            change = self.encoder.change(small, message).float()
         marked = full + self.gain * _resize(change, (height, width))
         pixels = ((marked[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
         return Image.fromarray(pixels.to(torch.uint8).numpy()[:, :, ::-1].copy(), "RGB")

@@ -9,8 +9,9 @@ Per method: detection rate (the right installation and record), bit error rate o
 32 raw bits, PSNR and the change in FSIM against the real photo, milliseconds per image.
 It also reads every unmarked photo and sketch of CUFS, where any claim is a false alarm.
 Methods: RivaGAN as isegan embeds it (full resolution, gain 2), at gain 1 (the network's
-own strength), at half resolution, and invisible-watermark's classical DWT-DCT (32 bits,
-its own code, read with the same decoder).
+own strength), at half resolution, with its change computed in bf16 (where the CPU has
+native bf16; fp32 elsewhere), and invisible-watermark's classical DWT-DCT (32 bits, its
+own code, read with the same decoder).
 Prints a Markdown table (docs/watermark.md holds one).
 """
 
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "rivagan (default: gain 2)": Watermarker.load,
         "rivagan gain 1": lambda: Watermarker.load(gain=1.0),
         "rivagan half-res": lambda: Watermarker.load(scale=0.5),
+        "rivagan bf16": lambda: Watermarker.load(precision="bf16"),
         "dwt-dct": DwtDct,
     }
     results = {}

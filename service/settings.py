@@ -24,6 +24,7 @@ from pydantic_settings import (
 from isegan.model.inference import InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
+from isegan.provenance.watermark import WatermarkPrecision
 from isegan.service.batch_sizing import BatchSizing
 
 SETTINGS_FILE_VARIABLE = "ISEGAN_SETTINGS_FILE"
@@ -164,6 +165,12 @@ class ServiceSettings(BaseSettings):
         "on",
         description="Hide the installation id and a record number in every output photo "
         "(RivaGAN), readable by POST /verify after the metadata is stripped.",
+    )
+    watermark_precision: WatermarkPrecision = Field(
+        "fp32",
+        description="Precision of the watermark encoder: auto computes its change in bf16 "
+        "where the CPU has native bf16, else fp32 (docs/watermark.md measures both). "
+        "Reading is always fp32.",
     )
     c2pa_key: Path | None = Field(
         None,

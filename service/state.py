@@ -111,7 +111,7 @@ class ServiceState:
             dict.fromkeys([self.installation.id, *installations_in_roots(self.trust_anchors)])
         )
         if settings.watermark == "on":
-            self.watermarker = Watermarker.load()
+            self.watermarker = Watermarker.load(precision=settings.watermark_precision)
             self.records = self.installation.records()
 
     def _log_ready(self, pipeline: FacePipeline) -> None:

@@ -10,12 +10,14 @@ from PIL import Image
 
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.provenance import watermark as watermark_module
 from isegan.provenance.watermark import (
     MIN_STRENGTH,
     RECORD_BITS,
     Watermarker,
     payload_bits,
     read_payload,
+    resolve_watermark_precision,
 )
 
 
@@ -82,3 +84,28 @@ def test_weak_scores_are_no_claim_even_when_the_bits_fit() -> None:
     scores = np.where(bits == 1, 1.0, -1.0) * (MIN_STRENGTH * 0.9)
     assert read_payload(scores, ["inst-test"]) is None
     assert read_payload(scores / 0.8, ["inst-test"]) is not None
+
+
+def test_a_bf16_change_reads_back_like_the_fp32_one(watermarker, photos) -> None:
+    """bf16 embedding, built directly so it runs on any CPU (emulated where bf16 is not
+    native, which only costs time): the same payload, read back in fp32 after JPEG 75,
+    and pixels within a few grey levels of the fp32 embedding."""
+    bf16 = Watermarker(watermarker.encoder, watermarker.decoder, precision="bf16")
+    for record, photo in enumerate(photos[:2], start=7):
+        marked = bf16.embed(photo, "inst-test", record)
+        reference = watermarker.embed(photo, "inst-test", record)
+        difference = np.abs(np.asarray(marked, np.int16) - np.asarray(reference, np.int16))
+        assert difference.max() <= 8 and (difference > 0).mean() < 0.1
+        assert difference.max() > 0  # it did run in bf16
+        reading = watermarker.read(_jpeg(marked, 75), ["inst-test"])
+        assert reading is not None and reading.record == record
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch) -> None:
+    """The hardware check is patched to exercise both branches on whatever CPU runs it."""
+    monkeypatch.setattr(watermark_module, "native_bf16", lambda device: True)
+    assert resolve_watermark_precision("auto") == "bf16"
+    assert resolve_watermark_precision("fp32") == "fp32"
+    monkeypatch.setattr(watermark_module, "native_bf16", lambda device: False)
+    assert resolve_watermark_precision("auto") == "fp32"
+    assert resolve_watermark_precision("bf16") == "fp32"  # never emulated in service

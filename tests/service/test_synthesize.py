@@ -69,6 +69,7 @@ def test_json_response_carries_photo_parsing_and_provenance(
     assert set(body["images"]) == {"photo", "parsing"}
     assert body["content_credentials"] == "signed"  # by the installation key, by default
     assert body["provenance"]["watermark"]["method"] == "rivagan"
+    assert body["provenance"]["watermark"]["precision"] == "fp32"
 
     photo_png, parsing_png = decoded(body, "photo"), decoded(body, "parsing")
     with Image.open(io.BytesIO(photo_png)) as photo:
