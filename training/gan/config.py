@@ -106,7 +106,8 @@ class DataConfig(FrozenConfig):
     # image's region with its border replicated into the padding (the first releases).
     parsing_frame: Literal["canvas", "crop"] = "canvas"
     # Cross-fitting: P_s of the listed pairs from parsers that never saw them (the lists
-    # must be disjoint); every other P_s, and every P_p, from the run's own parser.
+    # must be disjoint); every other P_s, and every P_p, from the run's own parser. Off
+    # by default: at equal budget it scored below `recommended` (README, ablations).
     held_out_sketch_parsers: tuple[HeldOutSketchParser, ...] = ()
 
 
