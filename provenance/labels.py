@@ -62,7 +62,7 @@ class ProvenanceRecord(BaseModel):
     )
     watermark: dict[str, str | int] | None = Field(
         None,
-        description="What the photos' invisible watermark holds: installation, record; "
+        description="What the photos' invisible watermark holds: installation, record "
         "and the precision its encoder ran in.",
     )
     inference: dict[str, str | bool | int] = Field(
