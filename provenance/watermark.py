@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from isegan.model.inference import native_bf16
+from isegan.provenance.fft_conv import use_fft_convolutions
 from isegan.provenance.installation import WATERMARK_RECORD_BITS, watermark_record
 from isegan.provenance.rivagan import (
     MESSAGE_BITS,
@@ -186,12 +187,14 @@ class Watermarker:
         precision: WatermarkPrecision = "fp32",
     ) -> Watermarker:
         """RivaGAN from invisible-watermark's files; ``fft=False`` runs its convolutions
-        directly (the reference the FFT path is tested against). bf16 embeds with the
-        encoder's convolutions run directly in bf16 (oneDNN), where FFT has no gain."""
+        directly (the reference the FFT path is tested against). In bf16 the encoder's
+        convolutions run directly (oneDNN), since the FFT path computes in fp32."""
         resolved = resolve_watermark_precision(precision)
-        encoder, decoder = load_rivagan(fft=fft)
-        if resolved == "bf16":
-            encoder = load_rivagan(fft=False)[0]
+        encoder, decoder = load_rivagan(fft=False)
+        if fft:
+            use_fft_convolutions(decoder)
+            if resolved == "fp32":
+                use_fft_convolutions(encoder)
         return cls(encoder, decoder, scale=scale, gain=gain, precision=resolved)
 
     @torch.inference_mode()
