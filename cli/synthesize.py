@@ -27,7 +27,7 @@ from isegan.provenance.installation import Installation, RecordNumbers, default_
 from isegan.provenance.labels import EmbeddedFacts, ProvenanceRecord, sha256_hex
 from isegan.provenance.render import Signing, WatermarkMark, output_images, render_outputs
 from isegan.provenance.signing import SigningSetup, choose_signing, require_key_pair
-from isegan.provenance.watermark import Watermarker
+from isegan.provenance.watermark import WATERMARK_PRECISIONS, Watermarker
 
 #: File name suffix of each output.
 SUFFIXES = {
@@ -117,7 +117,7 @@ def _add_provenance_options(parser: argparse.ArgumentParser) -> None:
     )
     marks.add_argument(
         "--watermark-precision",
-        choices=("auto", "fp32", "bf16"),
+        choices=WATERMARK_PRECISIONS,
         default=os.environ.get("ISEGAN_WATERMARK_PRECISION") or "fp32",
         help="the watermark encoder's precision (default fp32; auto: bf16 where the CPU "
         "has it natively)",

@@ -36,14 +36,14 @@ import itertools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from isegan.model.inference import native_bf16
+from isegan.model.inference import resolve_precision
 from isegan.provenance.fft_conv import use_fft_convolutions
 from isegan.provenance.installation import WATERMARK_RECORD_BITS, watermark_record
 from isegan.provenance.rivagan import (
@@ -66,6 +66,7 @@ EMBED_SCALE = 1.0
 EMBED_GAIN = 2.0
 #: "auto": bf16 where the CPU computes it natively, else fp32.
 WatermarkPrecision = Literal["auto", "fp32", "bf16"]
+WATERMARK_PRECISIONS: tuple[str, ...] = get_args(WatermarkPrecision)
 #: Reading may flip up to MAX_FLIPS of the CANDIDATE_BITS least certain bits.
 MAX_FLIPS = 3
 CANDIDATE_BITS = 8
@@ -140,14 +141,11 @@ def read_payload(scores: np.ndarray, installations: Iterable[str]) -> WatermarkR
 
 
 def resolve_watermark_precision(precision: WatermarkPrecision) -> Literal["fp32", "bf16"]:
-    """'auto' -> bf16 where the CPU computes it natively. An explicit bf16 on a CPU without
-    it falls back to fp32 (emulated bf16 is many times slower), as the pipeline does."""
-    native = native_bf16(torch.device("cpu"))
-    if precision == "auto":
-        return "bf16" if native else "fp32"
-    if precision == "bf16" and not native:
-        return "fp32"
-    return precision
+    """The pipeline's rule on the CPU, where the watermark runs: 'auto' -> bf16 where the
+    CPU computes it natively, and an explicit bf16 without it falls back to fp32 with a
+    warning (emulated bf16 is many times slower). fp16 never comes out on a CPU."""
+    resolved = resolve_precision(precision, torch.device("cpu"))
+    return "bf16" if resolved == "bf16" else "fp32"
 
 
 def _to_tensor(image: Image.Image) -> torch.Tensor:

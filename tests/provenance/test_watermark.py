@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from isegan.model import inference
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
-from isegan.provenance import watermark as watermark_module
 from isegan.provenance.rivagan import load_rivagan
 from isegan.provenance.watermark import (
     MIN_STRENGTH,
@@ -105,9 +105,9 @@ def test_a_bf16_change_reads_back_like_the_fp32_one(watermarker, photos) -> None
 
 def test_auto_precision_follows_the_cpu(monkeypatch) -> None:
     """The hardware check is patched to exercise both branches on whatever CPU runs it."""
-    monkeypatch.setattr(watermark_module, "native_bf16", lambda device: True)
+    monkeypatch.setattr(inference, "native_bf16", lambda device: True)
     assert resolve_watermark_precision("auto") == "bf16"
     assert resolve_watermark_precision("fp32") == "fp32"
-    monkeypatch.setattr(watermark_module, "native_bf16", lambda device: False)
+    monkeypatch.setattr(inference, "native_bf16", lambda device: False)
     assert resolve_watermark_precision("auto") == "fp32"
     assert resolve_watermark_precision("bf16") == "fp32"  # never emulated in service
