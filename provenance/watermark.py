@@ -34,9 +34,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, Protocol, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -158,6 +158,19 @@ def _resize(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(tensor, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """Computes a task somewhere and returns its result."""
+
+    def __call__(self, task: Callable[[], T], /) -> T: ...
+
+
+def _here(task: Callable[[], T]) -> T:
+    return task()
+
+
 class Watermarker:
     """Embeds and reads the payload; loads RivaGAN once; thread-safe."""
 
@@ -174,6 +187,9 @@ class Watermarker:
         self.scale, self.gain = scale, gain
         self.precision = precision
         self._lock = threading.Lock()
+        #: Where the torch work is computed: here by default; the service gives its
+        #: worker's ``run``, so that one thread does all of its torch work.
+        self.runner: Runner = _here
 
     @classmethod
     def load(
@@ -195,9 +211,12 @@ class Watermarker:
                 use_fft_convolutions(encoder)
         return cls(encoder, decoder, scale=scale, gain=gain, precision=resolved)
 
-    @torch.inference_mode()
     def embed(self, photo: Image.Image, installation: str, record: int) -> Image.Image:
         """The photo with the payload in its pixels (RGB, same size)."""
+        return self.runner(lambda: self._embed(photo, installation, record))
+
+    @torch.inference_mode()
+    def _embed(self, photo: Image.Image, installation: str, record: int) -> Image.Image:
         full = _to_tensor(photo)
         height, width = full.shape[-2:]
         small = _resize(full, (round(height * self.scale), round(width * self.scale)))
@@ -208,10 +227,13 @@ class Watermarker:
         pixels = ((marked[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
         return Image.fromarray(pixels.to(torch.uint8).numpy()[:, :, ::-1].copy(), "RGB")
 
-    @torch.inference_mode()
     def scores(self, image: Image.Image) -> np.ndarray:
         """The decoder's 32 scores, read at the embedding scale of a 200x250 photo (a
         larger image, such as a screenshot, is first brought to that size)."""
+        return self.runner(lambda: self._scores(image))
+
+    @torch.inference_mode()
+    def _scores(self, image: Image.Image) -> np.ndarray:
         tensor = _to_tensor(image)
         height, width = tensor.shape[-2:]
         side = max(1.0, (height * width / (250 * 200)) ** 0.5 / self.scale)

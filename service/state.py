@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from isegan.model.device import resolve_device
 from isegan.model.errors import MissingComponentError, WeightsError
 from isegan.model.five_points import locate_five_point_model
 from isegan.model.pipeline import FacePipeline
@@ -70,24 +71,30 @@ class ServiceState:
     def start(self) -> None:
         """Load the model, open the audit log and the provenance set-up, start the worker
         after one warm-up inference; only then is the service ready. Blocking: call it
-        off the event loop."""
+        off the event loop. Everything torch computes, from loading on, runs on the
+        worker's thread (``service/worker.py`` says why)."""
         settings = self.settings
-        pipeline = load_pipeline(settings)
-        if settings.audit_log is not None:
-            self.audit = AuditLog(settings.audit_log)
-        self._open_provenance()
-        self.pipeline = pipeline
         self.worker = InferenceWorker(
-            pipeline,
-            device=str(pipeline.device),
+            None,
+            device=str(resolve_device(settings.device)),
             metrics=self.metrics,
             max_batch_size=settings.max_batch_size,
             max_batch_wait_s=settings.max_batch_wait_ms / 1000,
             batch_sizing=settings.batch_sizing,
             queue_size=settings.queue_size,
         )
-        self._warm_up(pipeline)
         self.worker.start()
+        try:
+            pipeline = self.worker.run(lambda: load_pipeline(settings))
+            if settings.audit_log is not None:
+                self.audit = AuditLog(settings.audit_log)
+            self._open_provenance(self.worker)
+            self.pipeline = pipeline
+            self.worker.run(lambda: self._warm_up(pipeline))
+        except BaseException:
+            self.worker.stop()
+            raise
+        self.worker.serve(pipeline)
         self.metrics.model.info(
             {
                 "model_id": pipeline.model_id,
@@ -99,8 +106,9 @@ class ServiceState:
         self.ready = True
         self._log_ready(pipeline)
 
-    def _open_provenance(self) -> None:
-        """The installation, who signs, which roots /verify trusts, and the watermark."""
+    def _open_provenance(self, worker: InferenceWorker) -> None:
+        """The installation, who signs, which roots /verify trusts, and the watermark
+        (loaded on, and computed by, the worker's thread)."""
         settings = self.settings
         self.installation = Installation.open(settings.data_dir)
         self.signing = choose_signing(
@@ -111,7 +119,10 @@ class ServiceState:
             dict.fromkeys([self.installation.id, *installations_in_roots(self.trust_anchors)])
         )
         if settings.watermark == "on":
-            self.watermarker = Watermarker.load(precision=settings.watermark_precision)
+            precision = settings.watermark_precision
+            watermarker = worker.run(lambda: Watermarker.load(precision=precision))
+            watermarker.runner = worker.run
+            self.watermarker = watermarker
             self.records = self.installation.records()
 
     def _log_ready(self, pipeline: FacePipeline) -> None:

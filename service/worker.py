@@ -9,6 +9,16 @@ the rest as one batch. Results computed for requests that timed out all the same
 counted as wasted inferences. Jobs
 that may not share a batch (aligned and not aligned) wait for the next one. If a batch
 fails, each of its jobs is retried alone so one bad input cannot fail its neighbours.
+
+The same thread runs every other torch computation of the service (loading, warm-up, the
+watermark, ``/verify``'s reading), given to it with :meth:`InferenceWorker.run` and done
+before the next batch. torch's CPU kernels use OpenMP (GNU libgomp in the PyPI wheels),
+and each thread that starts a parallel region keeps its own team of pool threads. Once
+those teams together outnumber the cores, libgomp stops spinning between parallel
+regions and puts its threads to sleep after a few iterations, so every one of a
+network's hundreds of operators pays a futex wake-up. On two cores, one extra team made
+the pipeline 1.2-1.5x slower than the same pipeline with a single team
+(``benchmarks/thread_teams.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +30,10 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -34,9 +45,15 @@ from isegan.service.prometheus import ServiceMetrics
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: Devices that already have a worker in this process: one model copy per device.
 _active_devices: set[str] = set()
 _active_lock = threading.Lock()
+
+
+#: Put on the queue to wake the thread for a task (the queue itself holds jobs).
+_WAKE = object()
 
 
 class QueueFullError(RuntimeError):
@@ -100,9 +117,12 @@ class SketchPipeline(Protocol):
 
 
 class InferenceWorker:
+    """The thread that owns the model. ``pipeline`` may be given later, once :meth:`run`
+    has loaded it on this thread; jobs are taken only when there is one."""
+
     def __init__(
         self,
-        pipeline: SketchPipeline,
+        pipeline: SketchPipeline | None,
         *,
         device: str,
         metrics: ServiceMetrics,
@@ -116,8 +136,15 @@ class InferenceWorker:
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_batch_wait_s = max_batch_wait_s
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        # Jobs, the stop mark (None) and task wake-ups; admission counts the jobs alone,
+        # so a task for a request in flight is never refused.
+        self._queue: queue.Queue[Job | object | None] = queue.Queue()
+        self._queued_jobs = 0
         self._held: deque[Job] = deque()  # taken from the queue, waiting for a fitting batch
+        self._tasks: deque[tuple[Callable[[], object], Future[object]]] = deque()
+        self._lock = threading.Lock()  # the job count, the task list and ``_closed``
+        self._closed = False  # the thread has ended: tasks run where they are given
         self.sizer = BatchSizer(max_batch_size, sizing=batch_sizing)
         self._accepting = False
         self._thread: threading.Thread | None = None
@@ -131,9 +158,31 @@ class InferenceWorker:
                     "run one service per device"
                 )
             _active_devices.add(self.device)
-        self._accepting = True
+        self._accepting = self.pipeline is not None
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="isegan-inference", daemon=True)
         self._thread.start()
+
+    def serve(self, pipeline: SketchPipeline) -> None:
+        """Start taking jobs for ``pipeline`` (loaded with :meth:`run`)."""
+        self.pipeline = pipeline
+        self._accepting = True
+
+    def run(self, task: Callable[[], T]) -> T:
+        """``task()`` computed on the worker's thread, before its next batch; blocks the
+        caller (never call it from the event loop). On the worker's own thread, or once
+        the thread has ended, the task runs where it is given."""
+        future: Future[object] = Future()
+        with self._lock:
+            inline = self._closed or self._thread is None
+            if not inline:
+                inline = threading.current_thread() is self._thread
+            if not inline:
+                self._tasks.append((task, future))
+        if inline:
+            return task()
+        self._queue.put(_WAKE)
+        return future.result()  # type: ignore[return-value]
 
     def stop(self, timeout: float = 60.0) -> None:
         """Take no new jobs, finish the queued ones, then end the thread."""
@@ -147,7 +196,7 @@ class InferenceWorker:
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize() + len(self._held)
+        return self._queued_jobs + len(self._held)
 
     # --- requests -----------------------------------------------------------------------
     async def submit(
@@ -171,10 +220,11 @@ class InferenceWorker:
             loop=loop,
             future=loop.create_future(),
         )
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full as error:
-            raise QueueFullError(f"{self._queue.maxsize} requests are already waiting") from error
+        with self._lock:
+            if self._queued_jobs >= self.queue_size:
+                raise QueueFullError(f"{self.queue_size} requests are already waiting")
+            self._queued_jobs += 1
+        self._queue.put(job)
         self.metrics.queue_depth.set(self.depth)
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
@@ -183,16 +233,54 @@ class InferenceWorker:
             raise
 
     # --- the thread ---------------------------------------------------------------------
+    def _run_tasks(self) -> None:
+        """Every task given so far, oldest first."""
+        while True:
+            with self._lock:
+                if not self._tasks:
+                    return
+                task, future = self._tasks.popleft()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(task())
+                except BaseException as error:  # handed to the caller, who raises it
+                    future.set_exception(error)
+
     def _next_job(self, timeout: float | None) -> Job | bool | None:
-        """A held job if any, else one from the queue; False when none came in time."""
-        if self._held:
-            return self._held.popleft()
-        try:
-            return self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
-        except queue.Empty:
-            return False
+        """A held job if any, else one from the queue; False when none came in time.
+        Tasks given meanwhile run first."""
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._run_tasks()
+            if self._held:
+                return self._held.popleft()
+            remaining = None if until is None else max(until - time.monotonic(), 0.0)
+            try:
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining != 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                return False
+            if item is _WAKE:
+                continue
+            if item is None:
+                return None
+            assert isinstance(item, Job)
+            with self._lock:
+                self._queued_jobs -= 1
+            return item
 
     def _run(self) -> None:
+        try:
+            self._serve_jobs()
+        finally:
+            with self._lock:
+                self._closed = True
+            self._run_tasks()  # given before the close: still this thread's to run
+
+    def _serve_jobs(self) -> None:
         stopping = False
         while not (stopping and not self._held and self._queue.empty()):
             first = self._next_job(None if not stopping else 0)
@@ -270,6 +358,7 @@ class InferenceWorker:
 
     def _infer(self, jobs: list[Job]) -> PipelineRun:
         parsings = [job.sketch_parsing for job in jobs]
+        assert self.pipeline is not None, "jobs are taken only once a pipeline is served"
         return self.pipeline.run(
             [job.sketch for job in jobs],
             align=jobs[0].align,

@@ -1,0 +1,81 @@
+"""All of the service's torch work runs on the worker's one thread (service/worker.py
+says why: a second OpenMP team slowed the pipeline 1.2-1.5x on two cores)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from isegan.model.pipeline import PipelineRun, StageTimings
+from isegan.service.prometheus import ServiceMetrics
+from isegan.service.worker import InferenceWorker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class EmptyPipeline:
+    def run(self, sketches, **_) -> PipelineRun:
+        return PipelineRun([], StageTimings())
+
+
+def _worker(name: str) -> InferenceWorker:
+    return InferenceWorker(
+        EmptyPipeline(), device=f"test-compute-{name}", metrics=ServiceMetrics(),
+        max_batch_size=2, max_batch_wait_s=0.0, queue_size=4,
+    )  # fmt: skip
+
+
+def test_run_computes_on_the_worker_thread_and_passes_errors_back() -> None:
+    worker = _worker("thread")
+    worker.start()
+    try:
+        assert worker.run(threading.get_ident) == worker._thread.ident  # type: ignore[union-attr]
+        assert worker.run(threading.get_ident) != threading.get_ident()
+        # a task that gives a task (as the watermark does inside the render) runs inline
+        assert worker.run(lambda: worker.run(threading.get_ident)) == worker._thread.ident  # type: ignore[union-attr]
+        with pytest.raises(ZeroDivisionError):
+            worker.run(lambda: 1 / 0)
+        assert worker.run(lambda: 42) == 42  # the thread survived the error
+    finally:
+        worker.stop()
+    # stopped: the task runs where it is given rather than waiting for a thread gone
+    assert worker.run(threading.get_ident) == threading.get_ident()
+
+
+def test_tasks_are_not_refused_by_a_full_queue() -> None:
+    """Admission counts jobs only: a task finishing a request in flight always runs."""
+    worker = _worker("full")
+    worker.start()
+    try:
+        results = [worker.run(lambda i=i: i * i) for i in range(3 * worker.queue_size)]
+    finally:
+        worker.stop()
+    assert results == [i * i for i in range(3 * worker.queue_size)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_a_serving_service_keeps_one_openmp_team(
+    generator_checkpoint: Path, parser_checkpoint: Path, cufs_dir: Path, tmp_path: Path
+) -> None:
+    """Loading, warm-up, inference, watermarking and /verify's reading, under concurrent
+    requests, add the pool threads of one OpenMP team and no more."""
+    ids = (cufs_dir / "test.txt").read_text().split()[:4]
+    sketches = [str(cufs_dir / "sketches" / f"{i}.png") for i in ids]
+    for sketch in sketches:
+        assert Image.open(sketch).size == (200, 250)
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.service.openmp_teams", str(generator_checkpoint),
+         str(parser_checkpoint), str(tmp_path), *sketches],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    counts = json.loads(probe.stdout.strip().splitlines()[-1])
+    print(f"native threads added while serving: {counts['added']} (one team: {counts['team']})")
+    assert counts["team"] >= 1, "torch runs one thread here: no team to count"
+    assert counts["added"] == counts["team"]
