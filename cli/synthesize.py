@@ -7,7 +7,7 @@ import mimetypes
 import os
 import uuid
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from PIL import Image
 from tqdm import tqdm
@@ -28,6 +28,9 @@ from isegan.provenance.labels import EmbeddedFacts, ProvenanceRecord, sha256_hex
 from isegan.provenance.render import Signing, WatermarkMark, output_images, render_outputs
 from isegan.provenance.signing import SigningSetup, choose_signing, require_key_pair
 from isegan.provenance.watermark import WATERMARK_PRECISIONS, Watermarker
+
+if TYPE_CHECKING:
+    import torch
 
 #: File name suffix of each output.
 SUFFIXES = {
@@ -161,7 +164,7 @@ def _add_remote_options(parser: argparse.ArgumentParser) -> None:
 class Marking:
     """This run's installation, signer, watermark and audit log."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, device: torch.device) -> None:
         try:
             require_key_pair(args.c2pa_key, args.c2pa_cert_chain)
         except CredentialsError:
@@ -176,7 +179,9 @@ class Marking:
             args.c2pa, self.installation, args.c2pa_key, args.c2pa_cert_chain
         )
         self.watermarker = (
-            Watermarker.load(precision=args.watermark_precision) if args.watermark == "on" else None
+            Watermarker.load(precision=args.watermark_precision, device=device)
+            if args.watermark == "on"
+            else None
         )
         self.records: RecordNumbers = self.installation.records()
         self.audit = AuditLog(args.audit_log or folder / "audit.jsonl")
@@ -204,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         options=InferenceOptions(precision=args.precision),
     )
     out: Path = args.out
-    marking = Marking(args)
+    marking = Marking(args, pipeline.device)
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
         for start in range(0, len(sketches), args.batch_size):
             batch = sketches[start : start + args.batch_size]

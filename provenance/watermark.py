@@ -23,10 +23,15 @@ applied twice over (``EMBED_GAIN``), which keeps the record readable after JPEG 
 about 0.001 of FSIM. At half resolution it would cost four times less, but loses bits
 even before any attack (docs/watermark.md compares them).
 
-Embedding may compute the encoder's change in bf16 where the CPU has native bf16
+Embedding may compute the encoder's change in bf16 where the device has native bf16
 (``precision``): only the change, at most 4 grey levels, is rounded to bf16's 8 bits, and
 the sum with the photo stays fp32. Reading always runs in fp32, since ``MIN_STRENGTH`` was
 set on fp32 scores.
+
+Both networks run on the device they are loaded on (``device``): the service puts them on
+its model's device, so that on a GPU host the watermark does not take the CPU's time
+between batches. On the CPU the wide layers run by FFT; on CUDA every layer runs directly
+(cuDNN), the reference the FFT path is tested against.
 """
 
 from __future__ import annotations
@@ -140,11 +145,15 @@ def read_payload(scores: np.ndarray, installations: Iterable[str]) -> WatermarkR
     return best[1] if best is not None else None
 
 
-def resolve_watermark_precision(precision: WatermarkPrecision) -> Literal["fp32", "bf16"]:
-    """The pipeline's rule on the CPU, where the watermark runs: 'auto' -> bf16 where the
-    CPU computes it natively, and an explicit bf16 without it falls back to fp32 with a
-    warning (emulated bf16 is many times slower). fp16 never comes out on a CPU."""
-    resolved = resolve_precision(precision, torch.device("cpu"))
+def resolve_watermark_precision(
+    precision: WatermarkPrecision, device: torch.device | None = None
+) -> Literal["fp32", "bf16"]:
+    """The pipeline's rule on the watermark's device (the CPU unless given): 'auto' ->
+    bf16 where the device computes it natively, and an explicit bf16 without it falls
+    back to fp32 with a warning (emulated bf16 is many times slower). Where the rule would
+    pick fp16 (a GPU older than Ampere) the watermark stays fp32: its robustness was
+    measured in fp32 and bf16 only."""
+    resolved = resolve_precision(precision, device or torch.device("cpu"))
     return "bf16" if resolved == "bf16" else "fp32"
 
 
@@ -186,6 +195,7 @@ class Watermarker:
         self.encoder, self.decoder = encoder, decoder
         self.scale, self.gain = scale, gain
         self.precision = precision
+        self.device = next(encoder.parameters()).device
         self._lock = threading.Lock()
         #: Where the torch work is computed: here by default; the service gives its
         #: worker's ``run``, so that one thread does all of its torch work.
@@ -199,16 +209,21 @@ class Watermarker:
         *,
         fft: bool = True,
         precision: WatermarkPrecision = "fp32",
+        device: torch.device | str = "cpu",
     ) -> Watermarker:
-        """RivaGAN from invisible-watermark's files; ``fft=False`` runs its convolutions
-        directly (the reference the FFT path is tested against). In bf16 the encoder's
-        convolutions run directly (oneDNN), since the FFT path computes in fp32."""
-        resolved = resolve_watermark_precision(precision)
+        """RivaGAN from invisible-watermark's files, on ``device``. On the CPU,
+        ``fft=False`` runs its convolutions directly (the reference the FFT path is tested
+        against), and in bf16 the encoder's convolutions run directly (oneDNN), since the
+        FFT path computes in fp32. On CUDA they always run directly (cuDNN)."""
+        target = torch.device(device)
+        resolved = resolve_watermark_precision(precision, target)
         encoder, decoder = load_rivagan(fft=False)
-        if fft:
+        if fft and target.type == "cpu":
             use_fft_convolutions(decoder)
             if resolved == "fp32":
                 use_fft_convolutions(encoder)
+        encoder.to(target)
+        decoder.to(target)
         return cls(encoder, decoder, scale=scale, gain=gain, precision=resolved)
 
     def embed(self, photo: Image.Image, installation: str, record: int) -> Image.Image:
@@ -217,15 +232,18 @@ class Watermarker:
 
     @torch.inference_mode()
     def _embed(self, photo: Image.Image, installation: str, record: int) -> Image.Image:
-        full = _to_tensor(photo)
+        full = _to_tensor(photo).to(self.device)
         height, width = full.shape[-2:]
         small = _resize(full, (round(height * self.scale), round(width * self.scale)))
-        message = torch.tensor([payload_bits(installation, record)], dtype=torch.float32)
-        with self._lock, torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
+        bits = [payload_bits(installation, record)]
+        message = torch.tensor(bits, dtype=torch.float32, device=self.device)
+        in_bf16 = torch.autocast(self.device.type, torch.bfloat16, self.precision == "bf16")
+        with self._lock, in_bf16:
             change = self.encoder.change(small, message).float()
         marked = full + self.gain * _resize(change, (height, width))
         pixels = ((marked[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
-        return Image.fromarray(pixels.to(torch.uint8).numpy()[:, :, ::-1].copy(), "RGB")
+        array = pixels.to(torch.uint8).cpu().numpy()
+        return Image.fromarray(array[:, :, ::-1].copy(), "RGB")
 
     def scores(self, image: Image.Image) -> np.ndarray:
         """The decoder's 32 scores, read at the embedding scale of a 200x250 photo (a
@@ -234,12 +252,12 @@ class Watermarker:
 
     @torch.inference_mode()
     def _scores(self, image: Image.Image) -> np.ndarray:
-        tensor = _to_tensor(image)
+        tensor = _to_tensor(image).to(self.device)
         height, width = tensor.shape[-2:]
         side = max(1.0, (height * width / (250 * 200)) ** 0.5 / self.scale)
         small = _resize(tensor, (max(16, round(height / side)), max(16, round(width / side))))
         with self._lock:
-            scores: np.ndarray = self.decoder(small)[0].numpy()
+            scores: np.ndarray = self.decoder(small)[0].float().cpu().numpy()
         return scores
 
     def read(self, image: Image.Image, installations: Iterable[str]) -> WatermarkReading | None:

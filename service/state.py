@@ -88,7 +88,7 @@ class ServiceState:
             pipeline = self.worker.run(lambda: load_pipeline(settings))
             if settings.audit_log is not None:
                 self.audit = AuditLog(settings.audit_log)
-            self._open_provenance(self.worker)
+            self._open_provenance(self.worker, pipeline.device)
             self.pipeline = pipeline
             self.worker.run(lambda: self._warm_up(pipeline))
         except BaseException:
@@ -106,9 +106,9 @@ class ServiceState:
         self.ready = True
         self._log_ready(pipeline)
 
-    def _open_provenance(self, worker: InferenceWorker) -> None:
+    def _open_provenance(self, worker: InferenceWorker, device: torch.device) -> None:
         """The installation, who signs, which roots /verify trusts, and the watermark
-        (loaded on, and computed by, the worker's thread)."""
+        (loaded on, and computed by, the worker's thread, on the model's device)."""
         settings = self.settings
         self.installation = Installation.open(settings.data_dir)
         self.signing = choose_signing(
@@ -120,7 +120,7 @@ class ServiceState:
         )
         if settings.watermark == "on":
             precision = settings.watermark_precision
-            watermarker = worker.run(lambda: Watermarker.load(precision=precision))
+            watermarker = worker.run(lambda: Watermarker.load(precision=precision, device=device))
             watermarker.runner = worker.run
             self.watermarker = watermarker
             self.records = self.installation.records()

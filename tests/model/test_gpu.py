@@ -52,3 +52,25 @@ def test_cuda_optimised_path_stays_near_fp32(
     assert fast.precision in ("bf16", "fp16")
     difference = np.abs(_photos(fp32, cufs_sketches) - _photos(fast, cufs_sketches))
     assert difference.mean() < 3.0
+
+
+def test_cuda_watermark_matches_the_cpu_and_reads_back(cufs_dir, test_ids):
+    """The service watermarks on its model's device: on CUDA (direct cuDNN convolutions)
+    the mark is the CPU's (FFT) to a grey level here and there, and either device reads
+    the other's record."""
+    from PIL import Image
+
+    from isegan.provenance.watermark import Watermarker
+
+    cpu, cuda = Watermarker.load(), Watermarker.load(device="cuda")
+    assert cuda.device.type == "cuda"
+    for name in test_ids[:3]:
+        with Image.open(cufs_dir / "photos" / f"{name}.png") as image:
+            photo = image.convert("RGB")
+        on_cpu, on_cuda = cpu.embed(photo, "gpu-test", 77), cuda.embed(photo, "gpu-test", 77)
+        difference = np.abs(np.asarray(on_cpu, np.int16) - np.asarray(on_cuda, np.int16))
+        assert difference.max() <= 1 and (difference > 0).mean() < 0.001
+        for reader, marked in ((cpu, on_cuda), (cuda, on_cpu)):
+            reading = reader.read(marked, ["gpu-test"])
+            assert reading is not None and reading.record == 77
+        assert np.abs(cpu.scores(on_cuda) - cuda.scores(on_cuda)).max() < 1e-2
