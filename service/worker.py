@@ -17,8 +17,8 @@ and each thread that starts a parallel region keeps its own team of pool threads
 those teams together outnumber the cores, libgomp stops spinning between parallel
 regions and puts its threads to sleep after a few iterations, so every one of a
 network's hundreds of operators pays a futex wake-up. On two cores, one extra team made
-the pipeline 1.46x slower than the same pipeline with a single team (median of 4 rounds
-of ``benchmarks/thread_teams.py``).
+the pipeline 1.26-1.46x slower than the same pipeline with a single team (two runs of
+``benchmarks/thread_teams.py``, 4 rounds each).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """All of the service's torch work runs on the worker's one thread (service/worker.py
-says why: a second OpenMP team slowed the pipeline 1.46x on two cores)."""
+says why: a second OpenMP team slowed the pipeline 1.26-1.46x on two cores)."""
 
 from __future__ import annotations
 
