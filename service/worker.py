@@ -174,9 +174,7 @@ class InferenceWorker:
         the thread has ended, the task runs where it is given."""
         future: Future[object] = Future()
         with self._lock:
-            inline = self._closed or self._thread is None
-            if not inline:
-                inline = threading.current_thread() is self._thread
+            inline = self._closed or self._thread in (None, threading.current_thread())
             if not inline:
                 self._tasks.append((task, future))
         if inline:
