@@ -17,6 +17,7 @@ from isegan.model.config import DiscriminatorConfig, FrozenConfig, IseganConfig
 from isegan.model.inference import Precision
 from isegan.model.parsing import ParserBackend
 from isegan.training.gan.losses import PmNorm
+from isegan.training.robustness.augment import AugmentConfig
 
 Condition = Literal["sketch", "sketch_parsing"]
 
@@ -118,6 +119,9 @@ class TrainConfig(FrozenConfig):
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()
     data: DataConfig = DataConfig()
+    # Sketches rendered as people bring them (faint, on paper, photographed, inked, line
+    # art): training/robustness/augment.py.
+    augment: AugmentConfig = AugmentConfig()
     epochs: int = Field(700, ge=1)
     max_steps: int | None = Field(None, ge=1)
     batch_size: int = Field(1, ge=1)

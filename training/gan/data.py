@@ -274,6 +274,7 @@ class RunData:
     dataset: PairDataset
     parser_id: str
     parser_description: str
+    parser: nn.Module  # the run's parser, for P_s of sketches rendered while training
 
 
 def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) -> RunData:
@@ -299,7 +300,7 @@ def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) ->
     # The bundled parser is named as such, not by where this machine installed it.
     named = "the bundled default parser" if config.parser_weights is None else str(parser_path)
     description = named + held_out.description
-    return RunData(folder, dataset, loaded.parser_id, description)
+    return RunData(folder, dataset, loaded.parser_id, description, loaded.parser.eval())
 
 
 @dataclass(frozen=True)

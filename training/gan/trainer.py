@@ -42,6 +42,8 @@ from isegan.training.gan.two_stage_gan import (
     face_perceptual_network,
     perceptual_network,
 )
+from isegan.training.robustness.augment import SketchAugmenter
+from isegan.training.robustness.batches import augment_batch
 
 logger = logging.getLogger(__name__)
 STATE_FILE = "training-state.pt"
@@ -111,6 +113,7 @@ class Trainer:
             [data.dataset.items[i] for i in range(min(4, len(data.dataset)))]
         )
         self.tensorboard = _tensorboard_writer(out) if context.is_main else None
+        self.augmenter = SketchAugmenter(config.augment) if config.augment.enabled else None
 
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -323,7 +326,16 @@ class Trainer:
                 gradient_norms = bool(config.grad_norm_every) and (
                     self.step % config.grad_norm_every == 0
                 )
+                augment_seconds = 0.0
+                if self.augmenter is not None:
+                    augmented = augment_batch(
+                        self.augmenter, self.data.parser, batch, step=self.step,
+                        device=context.device, first_item=context.rank * config.batch_size,
+                    )  # fmt: skip
+                    batch, augment_seconds = augmented.batch, augmented.seconds
                 logs = train_step(step_context, batch, gradient_norms=gradient_norms)
+                if self.augmenter is not None:
+                    logs["augment_seconds"] = augment_seconds
                 if self.ema is not None:
                     self.ema.update(self.gan.generators())
                 logs["lr"] = learning_rate
