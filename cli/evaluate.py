@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from isegan.cli.weights import add_parser_options, parser_weights
+from isegan.model.canonicalise import CanonicaliseConfig
 from isegan.model.device import resolve_device
 from isegan.model.face_recognition import INSTALL_HINT, load_face_recognizer, locate_packaged_model
 from isegan.model.pipeline import FacePipeline, parse_sketches
@@ -30,6 +31,8 @@ from isegan.training.evaluation.evaluate import (
 from isegan.training.evaluation.identity import CALIBRATION_RUNGS, IdentityGallery
 from isegan.training.evaluation.report import report_markdown
 from isegan.training.pairs import PairFolder, ids_sha256
+from isegan.training.robustness.renderings import KIND_NAMES
+from isegan.training.robustness.suite import parse_kinds, robustness_suite, suite_markdown
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +78,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--no-calibration",
         action="store_true",
         help="skip the calibration ladder (real photos blurred, tone-shifted, down-scaled)",
+    )
+    parser.add_argument(
+        "--robustness",
+        metavar="KINDS",
+        help="also score the split rendered as people bring sketches: 'all' or a comma "
+        f"list of {', '.join(KIND_NAMES)} (writes OUT/<checkpoint>/robustness.png)",
+    )
+    parser.add_argument(
+        "--canonicalise",
+        choices=("on", "off"),
+        default="off",
+        help="bring every input sketch to CUFS's paper and stroke levels first",
     )
     add_parser_options(parser)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -148,12 +163,16 @@ def _score_checkpoints(args: argparse.Namespace, out: Path, weights: MetricWeigh
     )  # fmt: skip
     rows: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {}
+    suites: dict[str, dict[str, dict[str, Any]]] = {}
+    kinds = parse_kinds(args.robustness) if args.robustness else ()
     outputs = None
     photo_parsings = None
     for checkpoint in args.checkpoint:
         pipeline = FacePipeline.from_files(
             checkpoint, parser_weights(args), device=args.device, parser_backend=args.parser_backend
         )
+        if args.canonicalise == "on":
+            pipeline.canonicalise = CanonicaliseConfig()
         if photo_parsings is None:  # the parser's maps of the real photos: P_int's target
             photos = [Image.fromarray(folder.load_pair(i)[0]) for i in folder.ids]
             photo_parsings = parse_sketches(pipeline.parser, photos, device=pipeline.device)
@@ -161,6 +180,15 @@ def _score_checkpoints(args: argparse.Namespace, out: Path, weights: MetricWeigh
         outputs = synthesise_split(pipeline, folder, out / name, batch_size=args.batch_size)
         evaluation_grid(outputs).save(out / name / "grid.png")
         results[name] = _checkpoint_entry(pipeline, outputs, photo_parsings, score_split)
+        results[name]["canonicalise"] = args.canonicalise == "on"
+        if kinds:
+            suite = robustness_suite(
+                pipeline, ids=outputs.ids, sketches=outputs.sketches, real=outputs.real,
+                kinds=kinds, gallery=gallery, batch_size=args.batch_size,
+            )  # fmt: skip
+            suite.sheet.save(out / name / "robustness.png")
+            results[name]["robustness"] = suite.table
+            suites[name] = suite.table
         if pipeline.two_stage:
             rows[f"{name} (stage-I output)"] = results[name]["stage1"]
             rows[f"{name} (stage-II output)"] = results[name]["final"]
@@ -186,9 +214,10 @@ def _score_checkpoints(args: argparse.Namespace, out: Path, weights: MetricWeigh
             "results": results,
         },
     )
-    return report_markdown(
+    report = report_markdown(
         rows, f"Scores on the {folder.split} split of {folder.root.name} ({len(folder.ids)} pairs):"
     )
+    return report + ("\n" + suite_markdown(suites) if suites else "")
 
 
 def _checkpoint_entry(

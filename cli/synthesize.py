@@ -15,6 +15,7 @@ from tqdm import tqdm
 from isegan.cli.images import InputError, expand_inputs, output_stems, read_image
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
 from isegan.model.alignment import AlignMode
+from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
 from isegan.model.inference import PRECISIONS, InferenceOptions
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.pretrained import default_generator_path
@@ -82,6 +83,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _add_custody_options(parser)
     _add_provenance_options(parser)
+    parser.add_argument(
+        "--canonicalise",
+        choices=("on", "off"),
+        help="bring each sketch to the training sketches' paper and stroke levels first "
+        f"(flattens tinted paper and uneven light, restores a faint pencil); default "
+        f"{'on' if CANONICALISE_BY_DEFAULT else 'off'}; with --url the service decides",
+    )
     _add_remote_options(parser)
     parser.set_defaults(run=run)
 
@@ -194,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
     if args.url:
         from isegan.cli.remote import synthesize_remote
 
+        if args.canonicalise is not None:
+            raise ValueError("--canonicalise is the service's setting (ISEGAN_CANONICALISE)")
         return synthesize_remote(args)
     checkpoint = require_weights(
         args.checkpoint, "--checkpoint", "generator checkpoint", default_generator_path()
@@ -208,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
         parser_backend=args.parser_backend,
         options=InferenceOptions(precision=args.precision),
     )
+    if args.canonicalise is None:
+        args.canonicalise = "on" if CANONICALISE_BY_DEFAULT else "off"
+    if args.canonicalise == "on":
+        pipeline.canonicalise = CanonicaliseConfig()
     out: Path = args.out
     marking = Marking(args, pipeline.device)
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
@@ -275,7 +289,11 @@ def _write_outputs(
         model_id=pipeline.model_id,
         parser_id=pipeline.parser_id,
         code_version=facts.code_version,
-        options={"align": args.align, "source": str(path.name)},
+        options={
+            "align": args.align,
+            "canonicalise": args.canonicalise == "on",
+            "source": str(path.name),
+        },
         custody=marking.custody.given() or None,
         watermark=mark.record_fields() if mark is not None else None,
         inference=pipeline.inference_record(),

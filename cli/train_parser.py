@@ -49,6 +49,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--input-size", type=int, default=defaults.input_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--augment-photometric",
+        type=float,
+        default=defaults.augment_photometric,
+        help="share of images given 1-3 capture changes (faint, paper, light, blur, noise, "
+        "JPEG...), as `isegan train`'s augment.photometric",
+    )
+    parser.add_argument(
+        "--augment-style",
+        type=float,
+        default=defaults.augment_style,
+        help="share of images replaced by a line rendering (ink, line art, edges, sparse)",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="auto")
     parser.set_defaults(run=run)
@@ -58,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     config = ParserTrainConfig(
         base_channels=args.base_channels, input_size=args.input_size, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-        threads=args.threads,
+        threads=args.threads, augment_photometric=args.augment_photometric,
+        augment_style=args.augment_style,
     )  # fmt: skip
     if config.threads:
         torch.set_num_threads(config.threads)

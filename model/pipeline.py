@@ -26,6 +26,7 @@ from isegan.model.alignment import (
     align_face,
     parse_align,
 )
+from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
 from isegan.model.checkpoint import GeneratorMetadata
 from isegan.model.device import resolve_device
 from isegan.model.five_points import FivePointLandmarker
@@ -84,7 +85,7 @@ class StageTimings:
             "parse": self.parse,
             "stage1": self.stage1,
             "stage2": self.stage2,
-            "postprocess": self.preprocess + self.postprocess,
+            "postprocess": self.preprocess + self.postprocess + self.extra.get("canonicalise", 0.0),
         }
         if "align" in self.extra:
             stages["align"] = self.extra["align"]
@@ -114,11 +115,15 @@ class FacePipeline:
         metadata: GeneratorMetadata | None = None,
         options: InferenceOptions | None = None,
         landmarks: LandmarkBackend = "dlib",
+        canonicalise: CanonicaliseConfig | None = None,
     ) -> None:
         """``options`` default to the eager fp32 reference; the networks are prepared
         for them in place (BatchNorm folded, layout changed), so pass networks the
-        pipeline may own. ``landmarks`` chooses alignment's landmark backend."""
+        pipeline may own. ``landmarks`` chooses alignment's landmark backend;
+        ``canonicalise`` (None: off) brings every input to CUFS's paper and stroke levels
+        before anything else sees it (:mod:`isegan.model.canonicalise`)."""
         self.landmarks: LandmarkBackend = landmarks
+        self.canonicalise = canonicalise
         self.device = device
         self.options = options or InferenceOptions.reference()
         self.precision = resolve_precision(self.options.precision, device)
@@ -189,6 +194,7 @@ class FacePipeline:
             "compile": self.options.compile,
             "parser_input_size": getattr(self.parser, "input_size", 0),
             "parser_direct_resize": getattr(self.parser, "direct_resize", False),
+            "canonicalise": self.canonicalise is not None,
         }
 
     @property
@@ -230,6 +236,10 @@ class FacePipeline:
         mode = parse_align(align)
         overrides = self._checked_overrides(sketches, mode, sketch_parsings)
         timings = StageTimings()
+        if self.canonicalise is not None:
+            started = time.perf_counter()
+            sketches = [canonicalise(s, self.canonicalise) for s in sketches]
+            timings.extra["canonicalise"] = time.perf_counter() - started
         alignments = self._align(sketches, mode, overrides, timings)
         sketches = [s if a is None else a.image for s, a in zip(sketches, alignments, strict=True)]
         started = time.perf_counter()

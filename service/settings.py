@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT
 from isegan.model.inference import InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
@@ -183,6 +184,13 @@ class ServiceSettings(BaseSettings):
     c2pa_trust_anchors: Path | None = Field(
         None,
         description="PEM roots POST /verify trusts; default: the root of c2pa_cert_chain.",
+    )
+
+    canonicalise: Literal["on", "off"] = Field(
+        "on" if CANONICALISE_BY_DEFAULT else "off",
+        description="Bring every sketch to the training sketches' paper and stroke levels "
+        "before the model sees it (flattens tinted paper and uneven light, restores a faint "
+        "pencil); recorded in every output's options. docs/robustness.md measures it.",
     )
 
     def inference_options(self) -> InferenceOptions:

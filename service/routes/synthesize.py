@@ -261,6 +261,7 @@ async def render_and_sign(
             "outputs": list(reply.outputs),
             "format": reply.format,
             "align": reply.options.align,
+            "canonicalise": pipeline.canonicalise is not None,
         },
         custody=custody.given() or None,
         watermark=mark.record_fields() if mark is not None else None,

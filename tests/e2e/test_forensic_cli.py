@@ -79,3 +79,21 @@ def test_a_bad_custody_flag_is_one_clear_line(cufs_dir: Path, test_ids, tmp_path
     )
     assert result.returncode == 2
     assert "--case-id" in result.stderr and "may hold only" in result.stderr
+
+
+def test_canonicalisation_is_recorded_in_the_audit_record(
+    cufs_dir: Path, test_ids: list[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "installation"
+    sketch = cufs_dir / "sketches" / f"{test_ids[3]}.png"
+    for choice in ("on", "off"):
+        made = run(
+            "synthesize", sketch, "-o", tmp_path / choice, "--align", "false", "--c2pa", "off",
+            "--watermark", "off", "--canonicalise", choice, env_dir=data,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    records = [json.loads(line) for line in (data / "audit.jsonl").read_text().splitlines()]
+    assert [r["options"]["canonicalise"] for r in records] == [True, False]
+    assert [r["inference"]["canonicalise"] for r in records] == [True, False]
+    wrong = run("synthesize", sketch, "-o", tmp_path / "x", "--canonicalise", "maybe", env_dir=data)
+    assert wrong.returncode == 2 and "--canonicalise" in wrong.stderr

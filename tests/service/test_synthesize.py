@@ -255,6 +255,9 @@ def test_align_warps_the_sketch_and_returns_the_photo_on_the_input_frame(
     body = response.json()
     assert body["aligned"] is True
     assert body["provenance"]["options"]["align"] == params.get("align", "auto")
+    # the deployment's canonicalisation (ISEGAN_CANONICALISE, off by default) is recorded
+    assert body["provenance"]["options"]["canonicalise"] is False
+    assert body["provenance"]["inference"]["canonicalise"] is False
     assert (body["images"]["photo"]["width"], body["images"]["photo"]["height"]) == (200, 250)
     on_input = body["images"]["photo_on_input"]
     assert (on_input["width"], on_input["height"]) == (320, 360)

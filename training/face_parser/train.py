@@ -30,6 +30,7 @@ from isegan.model.pipeline import parse_sketches
 from isegan.model.preprocess import Preprocess
 from isegan.training.face_parser.label_cache import LABELER_VERSION, PseudoLabelCache
 from isegan.training.pairs import PairFolder, read_rgb
+from isegan.training.robustness.augment import AugmentConfig, SketchAugmenter
 
 logger = logging.getLogger(__name__)
 KINDS = ("photos", "sketches")
@@ -47,6 +48,17 @@ class ParserTrainConfig(FrozenConfig):
     aux_weight: float = Field(0.5, ge=0)
     seed: int = 0
     threads: int | None = None
+    # The sketch renderings of training/robustness (the generator's augment.*), so P_s of
+    # a faint scan or a line drawing agrees with the clean sketch's: the labels stay those
+    # of the clean image, since no rendering moves a pixel.
+    augment_photometric: float = Field(0.0, ge=0, le=1)
+    augment_style: float = Field(0.0, ge=0, le=1)
+
+    def augmenter(self) -> SketchAugmenter | None:
+        config = AugmentConfig(
+            photometric=self.augment_photometric, style=self.augment_style, seed=self.seed
+        )
+        return SketchAugmenter(config) if config.enabled else None
 
     def parser_config(self) -> ParserConfig:
         return ParserConfig(
@@ -203,6 +215,7 @@ def train_parser(
     parser = FaceParser(network, parser_config).to(device)
     data = CanvasSamples(train, Preprocess(PreprocessConfig()))
     transform = augmentation()
+    renderings = config.augmenter()
     steps_per_epoch = max(1, len(data) // config.batch_size)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -219,6 +232,8 @@ def train_parser(
         for step in range(steps_per_epoch):
             indices = order[step * config.batch_size : (step + 1) * config.batch_size]
             images, labels = data.batch(indices, transform)
+            if renderings is not None:  # photos' own edges stand in for "the photo"
+                images = renderings(images, images, epoch * steps_per_epoch + step).sketch
             loss = parser_loss(
                 network, parser, images.to(device), labels.to(device), config.aux_weight
             )

@@ -14,15 +14,17 @@ has one, so the line renderings are written out here.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import kornia.filters
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
+from PIL import Image
 
 Family = Literal["photometric", "style"]
 _LUMA = (0.299, 0.587, 0.114)
@@ -107,10 +109,15 @@ def blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
-    """A real JPEG round trip (libjpeg through torchvision, on the CPU)."""
+    """A real JPEG round trip (libjpeg through Pillow, on the CPU, 4:2:0 as cameras save)."""
     as_bytes = image.detach().mul(255).round().clamp(0, 255).to(torch.uint8).cpu()
-    decoded = torch.stack([TF.jpeg(one, quality) for one in as_bytes])
-    return decoded.to(image.device, image.dtype) / 255
+    decoded = []
+    for one in as_bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(one.permute(1, 2, 0).numpy()).save(buffer, "JPEG", quality=quality)
+        array = np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32)
+        decoded.append(torch.from_numpy(array.copy()).permute(2, 0, 1))
+    return torch.stack(decoded).to(image.device, image.dtype) / 255
 
 
 def scanner_noise(

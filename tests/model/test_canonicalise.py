@@ -1,0 +1,82 @@
+"""Canonicalisation on real CUFS sketches rendered as people bring them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
+from isegan.model.pipeline import FacePipeline
+from isegan.training.robustness.renderings import render
+from isegan.training.robustness.suite import to_image, to_tensor
+
+
+def grey(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255
+
+
+@pytest.fixture(scope="module")
+def pairs(cufs_dir, test_ids):
+    chosen = [test_ids[0], test_ids[50], test_ids[-1]]  # CUHK and AR
+    return [
+        (
+            Image.open(cufs_dir / "sketches" / f"{i}.png").convert("RGB"),
+            Image.open(cufs_dir / "photos" / f"{i}.png").convert("RGB"),
+        )
+        for i in chosen
+    ]
+
+
+def _rendered(name: str, sketch: Image.Image, photo: Image.Image) -> Image.Image:
+    return to_image(render(name, to_tensor(sketch), to_tensor(photo)))
+
+
+@pytest.mark.parametrize("name", ["faint", "paper", "shadow"])
+def test_brings_faint_tinted_and_shadowed_sketches_back_towards_the_clean_one(pairs, name) -> None:
+    for sketch, photo in pairs:
+        clean = grey(canonicalise(sketch))
+        rendered = _rendered(name, sketch, photo)
+        before = np.abs(grey(rendered) - grey(sketch)).mean()
+        after = np.abs(grey(canonicalise(rendered)) - clean).mean()
+        assert after < 0.75 * before, (name, before, after)
+
+
+def test_a_clean_cufs_sketch_changes_little(pairs) -> None:
+    for sketch, _ in pairs:
+        assert np.abs(grey(canonicalise(sketch)) - grey(sketch)).mean() < 0.03
+
+
+def test_output_is_grey_with_paper_at_the_configured_level(pairs) -> None:
+    config = CanonicaliseConfig()
+    out = np.asarray(canonicalise(_rendered("paper", *pairs[0]), config), dtype=np.int16)
+    assert np.array_equal(out[..., 0], out[..., 2]) and np.array_equal(out[..., 0], out[..., 1])
+    assert abs(np.percentile(out[..., 0], 90) / 255 - config.paper_level) < 0.03
+
+
+def test_a_blank_page_is_not_turned_into_strokes() -> None:
+    rng = np.random.default_rng(0)
+    page = np.clip(0.8 + 0.01 * rng.standard_normal((250, 200)), 0, 1)
+    out = grey(canonicalise(Image.fromarray((page * 255).round().astype(np.uint8))))
+    config = CanonicaliseConfig()
+    assert out.min() > 1 - config.max_gain * (1 - page / page.max()).max() - 0.05
+    assert out.std() <= config.max_gain * page.std() + 0.01
+
+
+def test_the_pipeline_canonicalises_before_anything_else_and_records_it(
+    pairs, generator_checkpoint, parser_checkpoint
+) -> None:
+    pipeline = FacePipeline.from_files(generator_checkpoint, parser_checkpoint, device="cpu")
+    faint = _rendered("faint", *pairs[0])
+    assert pipeline.inference_record()["canonicalise"] is False
+    by_hand = pipeline([canonicalise(faint)], align="false")[0]
+    pipeline.canonicalise = CanonicaliseConfig()
+    run = pipeline.run([faint], align="false")
+    assert pipeline.inference_record()["canonicalise"] is True
+    assert run.timings.extra["canonicalise"] > 0
+    assert np.array_equal(np.asarray(run.results[0].photo), np.asarray(by_hand.photo))
+    assert not np.array_equal(
+        np.asarray(run.results[0].photo),
+        np.asarray(FacePipeline.from_files(generator_checkpoint, parser_checkpoint, device="cpu")(
+            [faint], align="false")[0].photo),
+    )  # fmt: skip
