@@ -30,7 +30,7 @@ from isegan.training.evaluation.evaluate import (
 )
 from isegan.training.evaluation.identity import CALIBRATION_RUNGS, IdentityGallery
 from isegan.training.evaluation.report import report_markdown
-from isegan.training.pairs import PairFolder, ids_sha256
+from isegan.training.pairs import PairFolder, ids_sha256, read_id_list
 from isegan.training.robustness.renderings import KIND_NAMES
 from isegan.training.robustness.suite import parse_kinds, robustness_suite, suite_markdown
 
@@ -52,6 +52,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--data", type=Path, help="pair folder (photos/, sketches/, <split>.txt)")
     parser.add_argument("--split", default="test")
+    parser.add_argument(
+        "--ids",
+        type=Path,
+        help="score only the pairs listed in this file (one ID per line), a subset of "
+        "--split: a validation slice held out of training with data.holdout",
+    )
     parser.add_argument("--real", type=Path, help="folder of real photos")
     parser.add_argument("--fake", type=Path, help="folder of synthesised photos, same names")
     parser.add_argument("--out", type=Path, required=True)
@@ -155,6 +161,8 @@ def _score_checkpoints(args: argparse.Namespace, out: Path, weights: MetricWeigh
     """Each checkpoint's outputs on the split, then the yardsticks (the sketch itself,
     the calibration ladder); writes metrics.json, returns the report."""
     folder = PairFolder.open(args.data, args.split)
+    if args.ids is not None:
+        folder = folder.only(read_id_list(args.ids), args.ids.stem)
     gallery = _gallery(args, folder.root / "photos")
     # every image list of this split is scored the same way
     score_split = partial(

@@ -64,6 +64,22 @@ class PairFolder:
             )
         return folder
 
+    def without(self, ids: Sequence[str], split: str) -> PairFolder:
+        """This split less ``ids`` (each must be in it), named ``split``."""
+        dropped = self._members(ids)
+        return PairFolder(self.root, split, tuple(i for i in self.ids if i not in dropped))
+
+    def only(self, ids: Sequence[str], split: str) -> PairFolder:
+        """Just the pairs ``ids`` of this split (each must be in it), named ``split``."""
+        kept = self._members(ids)
+        return PairFolder(self.root, split, tuple(i for i in self.ids if i in kept))
+
+    def _members(self, ids: Sequence[str]) -> set[str]:
+        unknown = sorted(set(ids) - set(self.ids))
+        if unknown:
+            raise DataError(f"{len(unknown)} pairs are not in split {self.split!r}: {unknown[:5]}")
+        return set(ids)
+
     def _find(self, kind: str, pair_id: str) -> Path:
         for suffix in IMAGE_SUFFIXES:
             path = self.root / kind / f"{pair_id}{suffix}"
@@ -97,6 +113,17 @@ class PairFolder:
                 f"{photo.shape[1]}x{photo.shape[0]}"
             )
         return photo, sketch
+
+
+def read_id_list(path: str | Path) -> tuple[str, ...]:
+    """Pair IDs from a text file, one per line (blank lines ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"ID list not found: {path}")
+    ids = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    if not ids:
+        raise DataError(f"ID list {path} is empty")
+    return ids
 
 
 def read_rgb(path: Path) -> np.ndarray:

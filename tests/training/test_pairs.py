@@ -187,3 +187,29 @@ def test_held_out_lists_must_be_disjoint_and_in_the_split(tiny_pairs, tmp_path) 
         prepare("a.txt", "b.txt")
     with pytest.raises(ValueError, match="not in the training split"):
         prepare("c.txt")
+
+
+def test_a_holdout_list_keeps_its_pairs_out_of_training(
+    folder, parser_checkpoint, tmp_path
+) -> None:
+    root, ids = folder
+    holdout = tmp_path / "validation.txt"
+    holdout.write_text(f"{ids[1]}\n")
+    config = build_config(
+        "full", data__root=str(root), data__split="mini", data__holdout=str(holdout),
+        parser_weights=str(parser_checkpoint), model__generator__base_channels=8,
+    )  # fmt: skip
+    data = prepare_data(config, tmp_path / "run", CPU)
+    assert data.folder.ids == (ids[0], ids[2]) and len(data.dataset) == 2
+    assert data.folder.record().split == "mini-minus-validation"
+    holdout.write_text("nobody\n")
+    with pytest.raises(DataError, match="not in split 'mini'"):
+        prepare_data(config, tmp_path / "run", CPU)
+
+
+def test_only_keeps_the_listed_pairs_in_split_order(folder) -> None:
+    root, ids = folder
+    split = PairFolder.open(root, "mini")
+    assert split.only([ids[2], ids[0]], "slice").ids == (ids[0], ids[2])
+    with pytest.raises(DataError, match="1 pairs are not in split"):
+        split.only(["nobody"], "slice")

@@ -99,6 +99,9 @@ class HeldOutSketchParser(FrozenConfig):
 class DataConfig(FrozenConfig):
     root: str = "../shared/data/cufs"
     split: str = "train"
+    # A file of pair IDs (one per line) kept out of training: the validation slice that
+    # picks the shipped step without looking at the test split.
+    holdout: str | None = None
     load_size: int = Field(286, ge=256)  # pad the 256 canvas to this, then random-crop 256
     flip: bool = True
     workers: int = Field(0, ge=0)

@@ -30,7 +30,7 @@ from isegan.model.preprocess import Placement, Preprocess
 from isegan.model.pretrained import default_parser_path
 from isegan.training.gan.config import TrainConfig
 from isegan.training.gan.distributed import DistributedContext, barrier
-from isegan.training.pairs import PairFolder
+from isegan.training.pairs import PairFolder, read_id_list
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +280,11 @@ class RunData:
 def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) -> RunData:
     """Open the pairs, make sure the parsing cache is filled (rank 0), load the dataset."""
     folder = PairFolder.open(config.data.root, config.data.split)
+    if config.data.holdout is not None:
+        held_out = read_id_list(config.data.holdout)
+        folder = folder.without(
+            held_out, f"{config.data.split}-minus-{Path(config.data.holdout).stem}"
+        )
     parser_path = config.parser_weights or default_parser_path()
     if parser_path is None:
         raise ValueError("no face parser given and no default parser is installed: pass --parser")

@@ -63,14 +63,19 @@ def test_suite_scores_photo_and_rendered_sketch_per_kind(
 
 
 def test_eval_cli_writes_the_suite(six, generator_checkpoint, parser_checkpoint, tmp_path) -> None:  # noqa: F811
-    root, _ = six
+    """On a slice of the split given by --ids, as a validation slice is scored."""
+    root, ids = six
+    (tmp_path / "slice.txt").write_text("\n".join(ids[1:5]) + "\n")
     result = run(
         "eval", "--checkpoint", generator_checkpoint, "--parser", parser_checkpoint,
-        "--data", root, "--split", "six", "--out", tmp_path, "--no-calibration",
+        "--data", root, "--split", "six", "--ids", tmp_path / "slice.txt", "--out", tmp_path,
+        "--no-calibration",
         "--nlda-repeats", "2", "--robustness", "blur,ink", "--canonicalise", "on",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    results = json.loads((tmp_path / "metrics.json").read_text())["results"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["data"]["num_pairs"] == 4 and metrics["data"]["split"] == "slice"
+    results = metrics["results"]
     name = generator_checkpoint.parent.name  # a checkpoint called generator: its folder's name
     entry = results[name]
     assert entry["canonicalise"] is True
