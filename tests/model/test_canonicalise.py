@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from isegan.model.alignment import NoFaceFoundError
 from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
 from isegan.model.pipeline import FacePipeline
 from isegan.training.robustness.renderings import render
@@ -80,3 +81,16 @@ def test_the_pipeline_canonicalises_before_anything_else_and_records_it(
         np.asarray(FacePipeline.from_files(generator_checkpoint, parser_checkpoint, device="cpu")(
             [faint], align="false")[0].photo),
     )  # fmt: skip
+
+
+def test_what_is_not_a_face_stays_not_a_face(generator_checkpoint, parser_checkpoint) -> None:
+    """Canonicalisation must not make a face appear: a page of noise and a photo of a
+    landscape-like gradient are still refused by alignment (the service's 422)."""
+    pipeline = FacePipeline.from_files(generator_checkpoint, parser_checkpoint, device="cpu")
+    pipeline.canonicalise = CanonicaliseConfig()
+    rng = np.random.default_rng(1)
+    noise = Image.fromarray(rng.integers(150, 255, (300, 260, 3), dtype=np.uint8))
+    ramp = Image.fromarray(np.tile(np.linspace(40, 250, 260, dtype=np.uint8), (300, 1)))
+    for image in (noise, ramp, Image.new("RGB", (300, 260), (250, 240, 200))):
+        with pytest.raises(NoFaceFoundError):
+            pipeline([image], align="true")
