@@ -61,7 +61,7 @@ def paper_lighting(grey: np.ndarray, config: CanonicaliseConfig) -> np.ndarray:
     levels = ndimage.uniform_filter(levels, size=3, mode="nearest")
     zoom = (rows * cell / rows, cols * cell / cols)
     lighting = ndimage.zoom(levels, zoom, order=1, mode="nearest", grid_mode=True)
-    return np.clip(lighting[:height, :width], 0.05, 1.0)
+    return np.asarray(np.clip(lighting[:height, :width], 0.05, 1.0), dtype=np.float64)
 
 
 def canonicalise(image: Image.Image, config: CanonicaliseConfig | None = None) -> Image.Image:

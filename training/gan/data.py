@@ -281,10 +281,8 @@ def prepare_data(config: TrainConfig, out: Path, context: DistributedContext) ->
     """Open the pairs, make sure the parsing cache is filled (rank 0), load the dataset."""
     folder = PairFolder.open(config.data.root, config.data.split)
     if config.data.holdout is not None:
-        held_out = read_id_list(config.data.holdout)
-        folder = folder.without(
-            held_out, f"{config.data.split}-minus-{Path(config.data.holdout).stem}"
-        )
+        holdout = Path(config.data.holdout)
+        folder = folder.without(read_id_list(holdout), f"{folder.split}-minus-{holdout.stem}")
     parser_path = config.parser_weights or default_parser_path()
     if parser_path is None:
         raise ValueError("no face parser given and no default parser is installed: pass --parser")
