@@ -97,3 +97,8 @@ def test_canonicalisation_is_recorded_in_the_audit_record(
     assert [r["inference"]["canonicalise"] for r in records] == [True, False]
     wrong = run("synthesize", sketch, "-o", tmp_path / "x", "--canonicalise", "maybe", env_dir=data)
     assert wrong.returncode == 2 and "--canonicalise" in wrong.stderr
+    remote = run(
+        "synthesize", sketch, "-o", tmp_path / "x", "--url", "http://127.0.0.1:9",
+        "--canonicalise", "on", env_dir=data,
+    )  # fmt: skip
+    assert remote.returncode == 2 and "ISEGAN_CANONICALISE" in remote.stderr
