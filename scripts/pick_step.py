@@ -38,6 +38,16 @@ def validation_score(robustness: dict[str, Any]) -> float:
     return fsim + RANK1_WEIGHT * rank1
 
 
+def ranked(results: dict[str, Any]) -> dict[str, float]:
+    """Every checkpoint of a metrics.json with a robustness table, by validation score."""
+    scores = {
+        name: validation_score(entry["robustness"])
+        for name, entry in results.items()
+        if isinstance(entry, dict) and "robustness" in entry
+    }
+    return dict(sorted(scores.items(), key=lambda item: -item[1]))
+
+
 def step_of(name: str) -> int:
     found = re.search(r"step-(\d+)", name)
     return int(found.group(1)) if found else sys.maxsize
@@ -45,12 +55,23 @@ def step_of(name: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
+    parser.add_argument("run", type=Path, help="a run folder, or with --scored a metrics.json")
+    parser.add_argument(
+        "--scored",
+        action="store_true",
+        help="RUN is an existing `isegan eval --robustness all` metrics.json: rank its "
+        "checkpoints by the rule without evaluating anything",
+    )
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--ids", type=Path, required=True)
     parser.add_argument("--split", default="train")
     parser.add_argument("--isegan", default=str(Path(sys.executable).with_name("isegan")))
     args = parser.parse_args(argv)
+    if args.scored:
+        scores = ranked(json.loads(args.run.read_text())["results"])
+        for name, value in scores.items():
+            print(f"{name}: {value:.4f}")
+        return 0
     checkpoints = sorted((args.run / "generators").glob("step-*.safetensors"))
     if (args.run / "generator.safetensors").is_file():
         checkpoints.append(args.run / "generator.safetensors")
@@ -63,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for checkpoint in checkpoints:
         command += ["--checkpoint", str(checkpoint)]
     subprocess.run(command, check=True)
-    results = json.loads((out / "metrics.json").read_text())["results"]
-    scores = {
-        name: validation_score(entry["robustness"])
-        for name, entry in results.items()
-        if isinstance(entry, dict) and "robustness" in entry
-    }
+    scores = ranked(json.loads((out / "metrics.json").read_text())["results"])
     best = max(scores, key=lambda name: (scores[name], -step_of(name)))
     choice = {"rule": __doc__.split("\n\n")[2], "scores": scores, "choice": best}
     (out / "choice.json").write_text(json.dumps(choice, indent=2))

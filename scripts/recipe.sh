@@ -17,3 +17,15 @@ BUNDLED_RECIPE=(--max-steps "$BUNDLED_STEPS"
     --ngf 32 --ndf 32 --set model.generator.max_channel_multiplier=4 --batch-size 4
     --precision auto --channels-last --seed 0 --set optim.decay_second_half=true
     --set checkpoint_every=200 --set keep_every=300 --set sample_every=1000 --no-progress)
+# V3_RECIPE: the third bundled generator's (issue "The bundled model, v3"): BUNDLED_RECIPE
+# with the augmentations the robustness ablations chose (docs/robustness.md), the
+# validation slice held out of training, a generator kept every 200 steps for
+# scripts/pick_step.py, and a portable state worth committing every 100 steps.
+V3_STEPS=${V3_STEPS:-2400}
+V3_VALIDATION=${V3_VALIDATION:-training/splits/cufs-validation.txt}
+V3_RECIPE=(--max-steps "$V3_STEPS"
+    --ngf 32 --ndf 32 --set model.generator.max_channel_multiplier=4 --batch-size 4
+    --precision auto --channels-last --seed 0 --set optim.decay_second_half=true
+    --set augment.photometric=0.5 --set augment.style=0.3
+    --set data.holdout="$V3_VALIDATION"
+    --set checkpoint_every=100 --set keep_every=200 --set sample_every=1000 --no-progress)
