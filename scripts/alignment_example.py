@@ -1,4 +1,4 @@
-"""The README's alignment figure: a bundled test sketch placed on a page as a scan would
+"""The alignment figure of docs/model.md: a bundled test sketch placed on a page as a scan would
 show it, the photo warped back onto that page, and the photo in the aligned frame.
 
     python scripts/alignment_example.py [--data ../shared/data/cufs] [-o docs/alignment-example.jpg]

@@ -2,7 +2,7 @@
 # Rebuild the bundled default face parser from scratch and install it as the packaged
 # default (model/pretrained/parser.safetensors), with its report and review sheets.
 #   scripts/build_default_parser.sh [DATA_DIR] [RUN_DIR]
-# Needs the `labels` extra and MediaPipe (see README). About 20 minutes on 2 CPU cores.
+# Needs the `labels` extra and MediaPipe (see docs/model.md). About 20 minutes on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/cufs}

@@ -2,7 +2,7 @@
 
 Batching pays where the hardware computes a larger batch faster per sketch (a GPU, a CPU
 with bf16): there the limit stays at ``max_batch_size``. On a CPU where it does not (the
-2-core AVX2 EPYC of the README: 258 ms per sketch at batch 1, 278-284 ms at batch 2-8),
+2-core AVX2 EPYC of docs/performance.md: 258 ms per sketch at batch 1, 278-284 ms at batch 2-8),
 a full batch only makes its sketches slower, so the limit falls to the size with the
 lowest measured time per sketch. The worker also asks this for its deadline checks.
 

@@ -1,5 +1,5 @@
 """`isegan bench` end to end on the session's small random-weight checkpoints: every
-path runs, and --json carries the figures the README's speed table is built from."""
+path runs, and --json carries the figures docs/performance.md's speed tables is built from."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ FSIM against the real photo within 0.02 of what the unmoved originals score.
 
 The bar was 0.01 for the first bundled model (measured gap 0.0089). The second, sharper
 model loses more on resampled input: 0.7638 for the originals against 0.7473 for the
-moved sketches, a gap of 0.0165 (README, "Alignment"), so the bar is 0.02 until
+moved sketches, a gap of 0.0165 (docs/model.md, "Face alignment"), so the bar is 0.02 until
 training sees resampled sketches."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ BatchNorm folding is checked exactly on networks with non-trivial running statis
 every path the service or the CLI may take (channels_last, folding, bf16 where this CPU
 has it natively, batching) is checked on the bundled model and real test sketches:
 PSNR of the photo against the fp32 photo, the change in FSIM to the real photo, and
-agreement of the parsing maps. The tolerances are stated here and in the README.
+agreement of the parsing maps. The tolerances are stated here and in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class DataConfig(FrozenConfig):
     parsing_frame: Literal["canvas", "crop"] = "canvas"
     # Cross-fitting: P_s of the listed pairs from parsers that never saw them (the lists
     # must be disjoint); every other P_s, and every P_p, from the run's own parser. Off
-    # by default: at equal budget it scored below `recommended` (README, ablations).
+    # by default: at equal budget it scored below `recommended` (docs/evaluation.md, ablations).
     held_out_sketch_parsers: tuple[HeldOutSketchParser, ...] = ()
 
 
@@ -184,7 +184,7 @@ def _preset_overrides() -> dict[str, dict[str, Any]]:
                "discriminators": {"face_condition": ["sketch"]}},
         "stage1": {"model": {"stages": 1}},
         "full": {},
-        # The full model with the recipe fixes the equal-budget ablations chose (README,
+        # The full model with the recipe fixes the equal-budget ablations chose (docs/evaluation.md,
         # "Equal-budget ablations"): L_PM as a per-pixel RMS (mu raised to 40 so P_int
         # keeps its eyes and brows), G2 reading cat(X, Y1), resize-then-convolve
         # decoders (no checkerboard), L_id on dlib's descriptors, and an EMA export.
