@@ -34,6 +34,8 @@ def test_recommended_preset_is_full_with_the_chosen_recipe_fixes() -> None:
     assert chosen.model.stage2_sees_sketch and chosen.model.generator.upsample == "resize_conv"
     assert (chosen.loss.pm_norm, chosen.loss.pm_weight, chosen.loss.id_weight) == ("rms", 40, 10)
     assert chosen.ema_decay == 0.999
+    assert (chosen.augment.photometric, chosen.augment.style) == (0.5, 0.3)
+    assert not full.augment.enabled  # the paper's presets train on the sketches as drawn
     # everything else is the paper's full model
     assert chosen.discriminators == full.discriminators
     assert (

@@ -188,10 +188,13 @@ def _preset_overrides() -> dict[str, dict[str, Any]]:
         # "Equal-budget ablations"): L_PM as a per-pixel RMS (mu raised to 40 so P_int
         # keeps its eyes and brows), G2 reading cat(X, Y1), resize-then-convolve
         # decoders (no checkerboard), L_id on dlib's descriptors, and an EMA export.
+        # Since the robustness ablations (docs/robustness.md) it also trains on sketches
+        # rendered as people bring them: half get capture changes, 30 % a line rendering.
         "recommended": {
             "model": {"stage2_sees_sketch": True, "generator": {"upsample": "resize_conv"}},
             "loss": {"pm_norm": "rms", "pm_weight": 40.0, "id_weight": 10.0},
             "ema_decay": 0.999,
+            "augment": {"photometric": 0.5, "style": 0.3},
         },
     }  # fmt: skip
 
