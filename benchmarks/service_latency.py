@@ -28,16 +28,18 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import recorded
 from isegan.model.pipeline import FacePipeline
 from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.service.client import wait_until_ready
 from isegan.service.settings import ServiceSettings
-from tests.service.server import wait_until_ready
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -133,6 +135,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--max-batch-size", type=int, default=8)
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also append the tables, with machine, date and commit, to docs/performance.md",
+    )
     parser.add_argument("--precision", default="auto", help="the service's precision setting")
     parser.add_argument(
         "--env",
@@ -193,6 +200,11 @@ def main() -> None:
             server.wait(60)
             log.close()
 
+    with recorded("The REST service against the in-process pipeline", args.record):
+        report(args, single, batched, rows)
+
+
+def report(args: argparse.Namespace, single: float, batched: float, rows: list[Any]) -> None:
     floor = min(single, batched)
     print(
         f"in-process pipeline: batch 1 {single * 1000:.1f} ms per sketch; batch "

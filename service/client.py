@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,29 @@ def _result(response: httpx.Response) -> SynthesisResult:
 
 def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def wait_until_ready(
+    url: str,
+    *,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+    why_not: Callable[[], str] = lambda: "",
+) -> None:
+    """Poll ``url``/health/ready until it answers 200 (a service starting up, a container
+    just launched); fail early when ``alive`` says the server process died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not alive():
+            raise RuntimeError(f"{url} stopped before it was ready: {why_not()}")
+        try:
+            if httpx.get(url.rstrip("/") + "/health/ready", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} not ready after {timeout} s: {why_not()}")
+        time.sleep(0.05)
 
 
 class IseganClient:

@@ -21,7 +21,7 @@ import pytest
 
 from isegan.model.pretrained import default_generator_path
 from isegan.model.stamps import file_sha256
-from tests.service.server import wait_until_ready
+from isegan.service.client import wait_until_ready
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))
 

@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import uvicorn
 
 from isegan.service.app import create_app
+from isegan.service.client import wait_until_ready
 from isegan.service.settings import ServiceSettings
 from isegan.service.slow_clients import uvicorn_limits
-
-
-def wait_until_ready(
-    url: str, *, alive: Callable[[], bool], timeout: float, why_not: Callable[[], str]
-) -> None:
-    """Poll /health/ready until it answers 200; fail early if the server died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if not alive():
-            raise RuntimeError(why_not())
-        try:
-            if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} not ready after {timeout} s: {why_not()}")
-        time.sleep(0.05)
 
 
 @contextmanager
