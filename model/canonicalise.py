@@ -29,7 +29,7 @@ from isegan.model.config import FrozenConfig
 
 #: Whether the service and ``isegan synthesize`` canonicalise unless told otherwise: set
 #: by the robustness ablations (docs/robustness.md).
-CANONICALISE_BY_DEFAULT = False
+CANONICALISE_BY_DEFAULT = True
 
 
 class CanonicaliseConfig(FrozenConfig):

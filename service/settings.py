@@ -21,7 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT
+from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
 from isegan.model.inference import InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
@@ -192,6 +192,10 @@ class ServiceSettings(BaseSettings):
         "before the model sees it (flattens tinted paper and uneven light, restores a faint "
         "pencil); recorded in every output's options. docs/robustness.md measures it.",
     )
+
+    def canonicalise_config(self) -> CanonicaliseConfig | None:
+        """The pipeline's canonicalisation (None: off), as load_pipeline applies it."""
+        return CanonicaliseConfig() if self.canonicalise == "on" else None
 
     def inference_options(self) -> InferenceOptions:
         """The inference settings as the pipeline takes them."""

@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from isegan.model.canonicalise import CanonicaliseConfig
 from isegan.model.device import resolve_device
 from isegan.model.errors import MissingComponentError, WeightsError
 from isegan.model.five_points import locate_five_point_model
@@ -219,8 +218,7 @@ def load_pipeline(settings: ServiceSettings) -> FacePipeline:
         parser_backend=settings.parser_backend,
         options=settings.inference_options(),
     )
-    if settings.canonicalise == "on":
-        pipeline.canonicalise = CanonicaliseConfig()
+    pipeline.canonicalise = settings.canonicalise_config()
     if pipeline.device.type == "cuda" and settings.deterministic:
         # CPU inference is deterministic as is; on CUDA, cuDNN must be told.
         torch.backends.cudnn.benchmark = False

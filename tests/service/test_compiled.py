@@ -49,6 +49,7 @@ def test_compiled_service_compiles_before_ready_and_matches_eager(
     eager = FacePipeline.from_files(
         generator_checkpoint, parser_checkpoint, device="cpu", options=options
     )
+    eager.canonicalise = settings.canonicalise_config()
     with Image.open(io.BytesIO(sketch_bytes)) as sketch:
         expected = np.asarray(eager([sketch.convert("RGB")])[0].photo, np.float64)
     served = base64.b64decode(answers[0]["images"]["photo"]["data"])

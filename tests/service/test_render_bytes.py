@@ -50,6 +50,7 @@ def test_served_bytes_are_the_shared_render_paths_bytes(
     pipeline = FacePipeline.from_files(
         generator_checkpoint, parser_checkpoint, device="cpu", options=settings.inference_options()
     )
+    pipeline.canonicalise = settings.canonicalise_config()
     with Image.open(io.BytesIO(sketch_bytes)) as opened:
         sketch = opened.convert("RGB")
     (result,) = pipeline([sketch])  # align="auto", as the service

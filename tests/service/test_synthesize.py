@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT
 from isegan.model.labels import FACE_CLASS_COLOURS, NUM_FACE_CLASSES, parsing_to_image
 from isegan.model.pipeline import FacePipeline
 from isegan.model.stamps import file_sha256
@@ -115,10 +116,12 @@ def test_same_sketch_gives_byte_identical_photo_equal_to_the_pipeline(
     again = post(service_url, sketch_bytes).json()
     # The service runs the optimised path its settings name, and says so in provenance;
     # the in-process pipeline with the same options gives the same pixels.
-    options = service_settings(generator_checkpoint, parser_checkpoint, None).inference_options()
+    settings = service_settings(generator_checkpoint, parser_checkpoint, None)
+    options = settings.inference_options()
     pipeline = FacePipeline.from_files(
         generator_checkpoint, parser_checkpoint, device="cpu", options=options
     )
+    pipeline.canonicalise = settings.canonicalise_config()
     inference = answer["provenance"]["inference"]
     assert inference["precision"] == pipeline.precision
     assert inference["batch_size"] == answer["batch_size"] == 1
@@ -255,9 +258,9 @@ def test_align_warps_the_sketch_and_returns_the_photo_on_the_input_frame(
     body = response.json()
     assert body["aligned"] is True
     assert body["provenance"]["options"]["align"] == params.get("align", "auto")
-    # the deployment's canonicalisation (ISEGAN_CANONICALISE, off by default) is recorded
-    assert body["provenance"]["options"]["canonicalise"] is False
-    assert body["provenance"]["inference"]["canonicalise"] is False
+    # the deployment's canonicalisation (ISEGAN_CANONICALISE) is recorded
+    assert body["provenance"]["options"]["canonicalise"] is CANONICALISE_BY_DEFAULT
+    assert body["provenance"]["inference"]["canonicalise"] is CANONICALISE_BY_DEFAULT
     assert (body["images"]["photo"]["width"], body["images"]["photo"]["height"]) == (200, 250)
     on_input = body["images"]["photo_on_input"]
     assert (on_input["width"], on_input["height"]) == (320, 360)
