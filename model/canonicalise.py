@@ -26,6 +26,7 @@ from pydantic import Field
 from scipy import ndimage
 
 from isegan.model.config import FrozenConfig
+from isegan.model.preprocess import to_rgb
 
 #: Whether the service and ``isegan synthesize`` canonicalise unless told otherwise: set
 #: by the robustness ablations (docs/robustness.md).
@@ -67,7 +68,8 @@ def paper_lighting(grey: np.ndarray, config: CanonicaliseConfig) -> np.ndarray:
 def canonicalise(image: Image.Image, config: CanonicaliseConfig | None = None) -> Image.Image:
     """The sketch as a greyscale RGB image on CUFS-like paper with CUFS-like strokes."""
     config = config or CanonicaliseConfig()
-    grey = np.asarray(image.convert("RGB").convert("L"), dtype=np.float64) / 255
+    # to_rgb, as preprocessing does: transparency onto white paper, 16-bit modes rescaled
+    grey = np.asarray(to_rgb(image).convert("L"), dtype=np.float64) / 255
     flat = np.clip(grey / paper_lighting(grey, config), 0, 1)
     darkness = 1 - flat
     reach = float(np.percentile(darkness, config.ink_percentile))

@@ -94,3 +94,14 @@ def test_what_is_not_a_face_stays_not_a_face(generator_checkpoint, parser_checkp
     for image in (noise, ramp, Image.new("RGB", (300, 260), (250, 240, 200))):
         with pytest.raises(NoFaceFoundError):
             pipeline([image], align="true")
+
+
+def test_transparent_paper_is_white_paper_as_in_preprocessing(pairs) -> None:
+    """A sketch on a transparent layer is flattened onto white, never onto black."""
+    sketch = pairs[0][0]
+    alpha = Image.fromarray((255 - np.asarray(sketch.convert("L"))).astype(np.uint8))
+    layer = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
+    layer.putalpha(alpha)
+    flattened = Image.alpha_composite(Image.new("RGBA", sketch.size, "white"), layer)
+    assert np.array_equal(np.asarray(canonicalise(layer)), np.asarray(canonicalise(flattened)))
+    assert grey(canonicalise(layer)).mean() > 0.7  # paper, not black
