@@ -32,7 +32,12 @@ from isegan.training.evaluation.identity import CALIBRATION_RUNGS, IdentityGalle
 from isegan.training.evaluation.report import report_markdown
 from isegan.training.pairs import PairFolder, ids_sha256, read_id_list
 from isegan.training.robustness.renderings import KIND_NAMES
-from isegan.training.robustness.suite import parse_kinds, robustness_suite, suite_markdown
+from isegan.training.robustness.suite import (
+    KindRun,
+    parse_kinds,
+    robustness_suite,
+    suite_markdown,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -193,6 +198,7 @@ def _score_checkpoints(args: argparse.Namespace, out: Path, weights: MetricWeigh
             suite = robustness_suite(
                 pipeline, ids=outputs.ids, sketches=outputs.sketches, real=outputs.real,
                 kinds=kinds, gallery=gallery, batch_size=args.batch_size,
+                clean=KindRun("clean", outputs.sketches, outputs.final, outputs.sketch_parsing),
             )  # fmt: skip
             suite.sheet.save(out / name / "robustness.png")
             results[name]["robustness"] = suite.table

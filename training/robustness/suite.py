@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from isegan.model.pipeline import FacePipeline
 from isegan.training.contact_sheet import contact_sheet
-from isegan.training.evaluation.evaluate import parsing_agreement
+from isegan.training.evaluation.evaluate import greyscale, parsing_agreement
 from isegan.training.evaluation.identity import IdentityGallery
 from isegan.training.evaluation.quality.fsim import fsim
 from isegan.training.robustness.renderings import KIND_NAMES, kind, render
@@ -69,8 +69,8 @@ def _light_scores(
     ids: Sequence[str],
     gallery: IdentityGallery | None,
 ) -> dict[str, Any]:
-    grey = [np.asarray(i.convert("L"), dtype=np.float64) for i in images]
-    grey_real = [np.asarray(i.convert("L"), dtype=np.float64) for i in real]
+    grey = [greyscale(i) for i in images]
+    grey_real = [greyscale(i) for i in real]
     scores: dict[str, Any] = {
         "fsim": float(np.mean([fsim(a, b) for a, b in zip(grey_real, grey, strict=True)]))
     }
@@ -116,9 +116,13 @@ def robustness_suite(
     gallery: IdentityGallery | None = None,
     batch_size: int = 8,
     sheet_rows: int = 3,
+    clean: KindRun | None = None,
 ) -> SuiteResult:
-    """Score the pipeline on the split as drawn (``clean``) and in each kind."""
-    clean = run_kind(pipeline, "clean", list(sketches), batch_size)
+    """Score the pipeline on the split as drawn (``clean``) and in each kind. ``clean``:
+    the pipeline's outputs on the sketches as drawn when the caller already has them
+    (``isegan eval`` does), so the split is not synthesised twice."""
+    if clean is None:
+        clean = run_kind(pipeline, "clean", list(sketches), batch_size)
     runs = [clean]
     for name in tqdm(kinds, desc="robustness", unit="kind"):
         runs.append(run_kind(pipeline, name, render_split(name, sketches, real), batch_size))
