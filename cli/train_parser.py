@@ -9,11 +9,13 @@ from pathlib import Path
 
 import torch
 
+from isegan.model.canonicalise import CanonicaliseConfig
 from isegan.model.device import resolve_device
 from isegan.model.parsing import save_parser
 from isegan.model.pipeline import parse_sketches
 from isegan.training.contact_sheet import contact_sheet, overlay
 from isegan.training.face_parser.label_cache import PseudoLabelCache
+from isegan.training.face_parser.robustness import parser_robustness, robustness_markdown
 from isegan.training.face_parser.train import (
     KINDS,
     ParserTrainConfig,
@@ -94,8 +96,18 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate_parser(parser, evaluation, device)
     metadata = build_parser_metadata(config, train_folder, metrics, seconds, eval_folder.split)
     parser_id = save_parser(out / "parser.safetensors", network, metadata)
-    (out / "metrics.json").write_text(json.dumps({"parser_id": parser_id, **metrics}, indent=2))
-    (out / "report.md").write_text(iou_report(metrics, eval_folder.split))
+    robustness = parser_robustness(
+        parser,
+        [s for s in evaluation if s.kind == "sketches"],
+        [s for s in evaluation if s.kind == "photos"],
+        device=device,
+        canonicalise_with=CanonicaliseConfig(),
+    )
+    (out / "metrics.json").write_text(
+        json.dumps({"parser_id": parser_id, **metrics, "robustness": robustness}, indent=2)
+    )
+    report = iou_report(metrics, eval_folder.split) + robustness_report(robustness)
+    (out / "report.md").write_text(report)
     sketches = [s for s in evaluation if s.kind == "sketches"][:8]
     predicted = parse_sketches(parser, [s.image for s in sketches], device=device)
     contact_sheet(
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         ],
         captions=["test sketches", "default parser", "pseudo-labels"],
     ).save(out / "test-sketches.png")
-    print(iou_report(metrics, eval_folder.split))
+    print(report)
     print(f"wrote {out / 'parser.safetensors'} (id {parser_id[:12]}) in {seconds / 60:.1f} min")
     return 0
 
@@ -114,6 +126,14 @@ def run(args: argparse.Namespace) -> int:
 def write_label_sheet(samples: list, path: Path) -> None:  # type: ignore[type-arg]
     tiles = [overlay(s.image, s.labels) for s in samples]
     contact_sheet([tiles[:8], tiles[8:16]] if len(tiles) > 8 else [tiles]).save(path)
+
+
+def robustness_report(robustness: dict[str, dict[str, float]]) -> str:
+    return (
+        "\nSketches in each kind of the robustness suite, canonicalised as served: mean IoU "
+        "against the pseudo-labels (agreement with the clean sketch's P_s):\n\n"
+        + robustness_markdown({"this parser": robustness})
+    )
 
 
 def iou_report(metrics: dict[str, dict[str, float | None]], split: str) -> str:
