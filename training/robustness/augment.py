@@ -4,8 +4,9 @@ A sketch is, with probability ``style``, replaced by a line rendering of itself 
 its photo (pen-and-ink, line art, an edge map, sparse strokes), so the generator learns
 to fill hair, skin and shading from lines alone; then, with probability ``photometric``,
 one to three capture changes are applied (faint pencil, gamma, tinted paper, uneven light,
-a plasma shadow, blur, low resolution, scanner noise, JPEG). Nothing moves pixels, so the
-photo and the parsing maps stay aligned with the sketch without being touched.
+a plasma shadow, blur, low resolution, a page turn and scale undone as alignment undoes it,
+scanner noise, JPEG). Nothing moves pixels, so the photo and the parsing maps stay aligned
+with the sketch without being touched.
 
 Draws come from a generator seeded by (``seed``, step, item), independent of the
 training seed: a resumed run sees the same renderings, and changing the augmentation seed
@@ -23,6 +24,7 @@ from typing import Literal
 import kornia.augmentation
 import torch
 import torch.nn.functional as F
+from kornia.geometry.transform import get_rotation_matrix2d, invert_affine_transform, warp_affine
 from pydantic import Field
 
 from isegan.model.config import FrozenConfig
@@ -117,6 +119,28 @@ def _low_resolution(image: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return F.interpolate(small, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
 
 
+def _resampled(image: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The sketch turned and scaled as a scan or phone photo shows it (up to 12 degrees,
+    0.75-1.35x, as :func:`~isegan.model.alignment.place_on_page`), then warped back as
+    alignment does: the geometry is unchanged, the pixels resampled twice."""
+    height, width = image.shape[-2:]
+    scale = _uniform(g, 0.75, 1.35)
+    size = (max(8, round(height * scale)), max(8, round(width * scale)))
+    centre = torch.tensor([[(width - 1) / 2, (height - 1) / 2]], device=image.device)
+    forward = get_rotation_matrix2d(
+        centre,
+        torch.tensor([_uniform(g, -12, 12)], device=image.device),
+        torch.full((1, 2), scale, device=image.device),
+    )
+    forward[:, :, 2] += torch.tensor([(size[1] - width) / 2, (size[0] - height) / 2])
+    paper = torch.ones(3, device=image.device)
+    page = warp_affine(image, forward, size, mode="bicubic", padding_mode="fill", fill_value=paper)
+    back = invert_affine_transform(forward)
+    return warp_affine(
+        page, back, (height, width), mode="bicubic", padding_mode="fill", fill_value=paper
+    ).clamp(0, 1)
+
+
 def _noise(image: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return r.scanner_noise(
         image, sigma=_uniform(g, 0.0, 0.07), streaks=_uniform(g, 0.0, 0.03),
@@ -138,6 +162,7 @@ PHOTOMETRIC: tuple[tuple[str, Callable[[torch.Tensor, torch.Generator], torch.Te
     ("plasma_shadow", _plasma_shadow),
     ("blur", _blur),
     ("low_resolution", _low_resolution),
+    ("resampled", _resampled),
     ("noise", _noise),
     ("jpeg", _jpeg),
 )

@@ -57,6 +57,25 @@ def test_every_photometric_change_and_the_style_family_is_drawn(batch) -> None:
     assert seen == {name for name, _ in PHOTOMETRIC} | {"style"}
 
 
+def test_resampling_changes_pixels_but_not_geometry(batch) -> None:
+    """Turned, scaled and warped back: every stroke stays where it was (the pair stays
+    aligned), but the pixels differ as a scanned-then-aligned sketch's do."""
+    from isegan.training.robustness.augment import _resampled
+
+    image = batch[0][:1].add(1).div(2)
+    for seed in range(4):
+        out = _resampled(image, torch.Generator().manual_seed(seed))
+        assert out.shape == image.shape
+        assert not torch.equal(out, image)
+        inner = (slice(None), slice(None), slice(40, -40), slice(40, -40))
+        assert float((out - image)[inner].abs().mean()) < 0.015
+        # a two-pixel shift of the sketch is further away than the round trip
+        shifted = torch.roll(image, 2, dims=-1)
+        assert float((shifted - image)[inner].abs().mean()) > float(
+            (out - image)[inner].abs().mean()
+        )
+
+
 def test_style_replaces_the_sketch_by_lines(batch) -> None:
     sketch, photo = batch
     out = SketchAugmenter(AugmentConfig(style=1.0))(sketch, photo, step=0)
