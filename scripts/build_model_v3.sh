@@ -34,12 +34,18 @@ fi
 "$isegan" train --preset recommended --data "$data" --out "$run" "${V3_RECIPE[@]}" \
     "${start[@]}"
 "$python" scripts/pick_step.py "$run" --data "$data" --ids "$V3_VALIDATION" \
-    --isegan "$isegan"
+    --isegan "$isegan" --parser "$V3_PARSER"
 chosen=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['choice'])" \
     "$run/validation/choice.json")
 checkpoint="$run/generators/$chosen.safetensors"
 [ -f "$checkpoint" ] || checkpoint="$run/generator.safetensors"
 echo "chosen on the validation slice: $checkpoint"
 if [ "${INSTALL:-1}" = 1 ]; then
+    # the parser it trained with first: install_default_model.py checks the fp16 copy with
+    # the bundled parser
+    if [ "$V3_PARSER" != model/pretrained/parser.safetensors ]; then
+        cp "$V3_PARSER" model/pretrained/parser.safetensors
+        cp "$(dirname "$V3_PARSER")/parser-report.md" model/pretrained/parser-report.md
+    fi
     "$python" scripts/install_default_model.py "$checkpoint" --data "$data"
 fi

@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ids", type=Path, required=True)
     parser.add_argument("--split", default="train")
     parser.add_argument("--isegan", default=str(Path(sys.executable).with_name("isegan")))
+    parser.add_argument(
+        "--parser", type=Path, help="the face parser the run trained with (default: bundled)"
+    )
     args = parser.parse_args(argv)
     if args.scored:
         scores = ranked(json.loads(args.run.read_text())["results"])
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     command = [args.isegan, "eval", "--data", str(args.data), "--split", args.split,
                "--ids", str(args.ids), "--out", str(out), "--no-calibration",
                "--nlda-repeats", "2", "--robustness", "all"]  # fmt: skip
+    if args.parser is not None:
+        command += ["--parser", str(args.parser)]
     for checkpoint in checkpoints:
         command += ["--checkpoint", str(checkpoint)]
     subprocess.run(command, check=True)
