@@ -3,7 +3,9 @@
 # for v3 (issue "The bundled model, v3"): V3_RECIPE for STEPS iterations (default 300, a
 # quarter of V3_STEPS, the schedule decaying over them) once from the second model and
 # once from random weights, then both scored on the validation slice by
-# scripts/pick_step.py's rule (never on the test split).
+# scripts/pick_step.py's rule (never on the test split). Read the fine-tuning arm's score
+# with care: the second model trained on the validation pairs, so that arm has seen them
+# (scripts/build_model_v3.sh says what was chosen and why).
 #   scripts/compare_v3_start.sh [DATA_DIR] [RUNS_DIR]
 # Re-running skips finished arms and resumes an interrupted one.
 set -euo pipefail
