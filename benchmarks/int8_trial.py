@@ -37,7 +37,7 @@ from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 from isegan.model.inference import InferenceOptions
 from isegan.model.networks.generator import MultiEncoderUNet
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.evaluation.evaluate import greyscale
 from isegan.training.evaluation.quality.fsim import fsim
 from isegan.training.evaluation.quality.pixel import psnr

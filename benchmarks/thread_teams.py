@@ -31,7 +31,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.service.settings import ServiceSettings
 
 

@@ -78,7 +78,7 @@ def run_find(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from isegan.model.pretrained import default_generator_path
+    from isegan.model.weights.pretrained import default_generator_path
 
     log = _log(args.log)
     records = find_records(log, case_id=args.case_id)

@@ -13,9 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from isegan.cli.images import expand_inputs, read_image
-from isegan.cli.weights import add_parser_options, parser_weights, require_weights
-from isegan.model.benchmark import (
+from isegan.cli.benchmark import (
     PathResult,
     PeakMemory,
     count_flops,
@@ -24,14 +22,17 @@ from isegan.model.benchmark import (
     summarise,
     time_calls,
 )
+from isegan.cli.images import expand_inputs, read_image
+from isegan.cli.weights import add_parser_options, parser_weights, require_weights
 from isegan.model.config import GeneratorConfig, IseganConfig, ParserConfig
+from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.device import resolve_device
-from isegan.model.generator_pair import Generators, build_generators, load_generators
 from isegan.model.inference import InferenceOptions, native_bf16, resolve_precision
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser, load_parser
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path
+from isegan.model.weights.generator_pair import Generators, build_generators, load_generators
+from isegan.model.weights.pretrained import default_generator_path
 
 #: The paper's sizes: pix2pix unet_256 at ngf=64 for G1 and G2, BiSeNet (ResNet-18) at
 #: 512x512 with the 19 CelebAMask-HQ classes of the public face-parsing weights.
@@ -113,7 +114,7 @@ def drawn_sketches(count: int) -> list[Image.Image]:
     """Line drawings of a face at the CUFS size, each a little different."""
     sketches = []
     for index in range(count):
-        image = Image.new("RGB", (200, 250), "white")
+        image = Image.new("RGB", CUFS_SIZE, "white")
         draw = ImageDraw.Draw(image)
         shift = index * 2
         draw.ellipse((40 + shift, 40, 160 - shift, 210), outline="black", width=2)

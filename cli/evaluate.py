@@ -15,7 +15,11 @@ from PIL import Image
 from isegan.cli.weights import add_parser_options, parser_weights
 from isegan.model.canonicalise import CanonicaliseConfig
 from isegan.model.device import resolve_device
-from isegan.model.face_recognition import INSTALL_HINT, load_face_recognizer, locate_packaged_model
+from isegan.model.identity.face_recognition import (
+    INSTALL_HINT,
+    load_face_recognizer,
+    locate_packaged_model,
+)
 from isegan.model.pipeline import FacePipeline, parse_sketches
 from isegan.training.evaluation.evaluate import (
     CheckpointOutputs,

@@ -11,23 +11,23 @@ from typing import Any
 from tqdm import tqdm
 
 from isegan.cli.images import InputError, output_stems
+from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS, Output
 from isegan.service.client import AsyncIseganClient, ServiceError, SynthesisResult
 
 MANIFEST = "provenance.json"
 
 
-def _files_for(stem: str, result: SynthesisResult, extras: bool) -> dict[str, str]:
-    names = {"photo": f"{stem}.png", "parsing": f"{stem}.parsing.png"}
-    if extras:
-        names["stage1_photo"] = f"{stem}.stage1.png"
-        names["sketch_parsing"] = f"{stem}.sketch-parsing.png"
-    if "photo_on_input" in result.response.images:
-        names["photo_on_input"] = f"{stem}.on-input.png"
-    return {output: name for output, name in names.items() if output in result.response.images}
+def _files_for(stem: str, result: SynthesisResult) -> dict[str, str]:
+    """Output name -> file name of every output the service returned."""
+    return {
+        str(output): output.file_name(stem)
+        for output in Output
+        if str(output) in result.response.images
+    }
 
 
 async def _send_all(args: argparse.Namespace, stems: list[str]) -> list[dict[str, Any]]:
-    outputs = ["photo", "parsing"] + (["stage1_photo", "sketch_parsing"] if args.extras else [])
+    outputs = [str(o) for o in DEFAULT_OUTPUTS + (EXTRA_OUTPUTS if args.extras else ())]
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     gate = asyncio.Semaphore(max(1, args.concurrency))
@@ -45,7 +45,7 @@ async def _send_all(args: argparse.Namespace, stems: list[str]) -> list[dict[str
                     return
                 finally:
                     progress.update(1)
-            files = _files_for(stem, result, args.extras)
+            files = _files_for(stem, result)
             for output, name in files.items():
                 (out / name).write_bytes(result.image(output))
             entries.append(

@@ -14,33 +14,24 @@ from tqdm import tqdm
 
 from isegan.cli.images import InputError, expand_inputs, output_stems, read_image
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
-from isegan.model.alignment import AlignMode
+from isegan.model.alignment.align import AlignMode
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
 from isegan.model.inference import PRECISIONS, InferenceOptions
 from isegan.model.pipeline import FacePipeline, PipelineResult
-from isegan.model.pretrained import default_generator_path
-from isegan.model.stamps import utc_now
 from isegan.model.version import code_version
+from isegan.model.weights.pretrained import default_generator_path
 from isegan.provenance.audit import AuditLog
 from isegan.provenance.credentials import CredentialsError
 from isegan.provenance.custody import FIELD_NAMES, Custody, CustodyError, parse_custody
-from isegan.provenance.installation import Installation, RecordNumbers, default_data_dir
-from isegan.provenance.labels import EmbeddedFacts, ProvenanceRecord, sha256_hex
-from isegan.provenance.render import Signing, WatermarkMark, output_images, render_outputs
+from isegan.provenance.installation import Installation, default_data_dir
+from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS
+from isegan.provenance.render import PhotoMarker, output_images, unmarked
 from isegan.provenance.signing import SigningSetup, choose_signing, require_key_pair
+from isegan.provenance.stamp import Stamper, Upload
 from isegan.provenance.watermark import WATERMARK_PRECISIONS, Watermarker
 
 if TYPE_CHECKING:
     import torch
-
-#: File name suffix of each output.
-SUFFIXES = {
-    "photo": ".png",
-    "parsing": ".parsing.png",
-    "photo_on_input": ".on-input.png",
-    "stage1_photo": ".stage1.png",
-    "sketch_parsing": ".sketch-parsing.png",
-}
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -186,13 +177,19 @@ class Marking:
         self.signing: SigningSetup = choose_signing(
             args.c2pa, self.installation, args.c2pa_key, args.c2pa_cert_chain
         )
-        self.watermarker = (
-            Watermarker.load(precision=args.watermark_precision, device=device)
+        self.marker = (
+            PhotoMarker(
+                Watermarker.load(precision=args.watermark_precision, device=device),
+                self.installation.id,
+                self.installation.records(),
+            )
             if args.watermark == "on"
             else None
         )
-        self.records: RecordNumbers = self.installation.records()
         self.audit = AuditLog(args.audit_log or folder / "audit.jsonl")
+
+    def stamper(self, pipeline: FacePipeline) -> Stamper:
+        return Stamper(pipeline.model_id, pipeline.parser_id, code_version(), self.signing.signer)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -224,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         pipeline.canonicalise = CanonicaliseConfig()
     out: Path = args.out
     marking = Marking(args, pipeline.device)
+    stamper = marking.stamper(pipeline)
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
         for start in range(0, len(sketches), args.batch_size):
             batch = sketches[start : start + args.batch_size]
@@ -231,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
             for path, stem, sketch, result in zip(
                 args.sketches[start:], stems[start:], batch, results, strict=False
             ):
-                _write_outputs(out, path, stem, sketch, result, pipeline, marking, args)
+                _write_outputs(out, path, stem, sketch, result, pipeline, stamper, marking, args)
             progress.update(len(batch))
     print(
         f"wrote {len(sketches)} photo(s) to {out} (model {pipeline.model_id[:12]}; "
@@ -252,50 +250,28 @@ def _write_outputs(
     sketch: Image.Image,
     result: PipelineResult,
     pipeline: FacePipeline,
+    stamper: Stamper,
     marking: Marking,
     args: argparse.Namespace,
 ) -> None:
-    """Every output of one sketch, rendered as the service does (watermarked, labelled,
-    signed), and its record appended to the audit log."""
-    names = ["photo", "parsing"] + (["stage1_photo", "sketch_parsing"] if args.extras else [])
+    """Every output of one sketch, marked and stamped as the service does (watermarked,
+    labelled, signed, recorded), and its record appended to the audit log."""
+    names = DEFAULT_OUTPUTS + (EXTRA_OUTPUTS if args.extras else ())
     images = output_images(result, names, sketch)
-    sketch_bytes = path.read_bytes()
-    request_id = f"cli-{uuid.uuid4().hex}"
-    facts = EmbeddedFacts(
-        output="photo",
-        input_sha256=sha256_hex(sketch_bytes),
-        model_id=pipeline.model_id,
-        parser_id=pipeline.parser_id,
-        code_version=code_version(),
-    )
-    mark = None
-    if marking.watermarker is not None:
-        mark = WatermarkMark(marking.watermarker, marking.installation.id, marking.records.next())
-    signing = None
-    if marking.signing.signer is not None:
-        signing = Signing(
-            marking.signing.signer, sketch_bytes, _media_type(path),
-            {"request_id": request_id, **marking.custody.given()},
-        )  # fmt: skip
-    rendered = render_outputs(images, facts, watermark=mark, signing=signing)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, image in rendered.items():
-        (out / f"{stem}{SUFFIXES[name]}").write_bytes(image.data)
-    record = ProvenanceRecord(
-        request_id=request_id,
-        created=utc_now(),
-        input_sha256=facts.input_sha256,
-        outputs={name: sha256_hex(image.data) for name, image in rendered.items()},
-        model_id=pipeline.model_id,
-        parser_id=pipeline.parser_id,
-        code_version=facts.code_version,
+    marked = marking.marker.mark(images) if marking.marker is not None else unmarked(images)
+    stamped = stamper.stamp(
+        marked,
+        Upload(path.read_bytes(), _media_type(path)),
+        request_id=f"cli-{uuid.uuid4().hex}",
         options={
             "align": args.align,
             "canonicalise": args.canonicalise == "on",
             "source": str(path.name),
         },
-        custody=marking.custody.given() or None,
-        watermark=mark.record_fields() if mark is not None else None,
+        custody=marking.custody,
         inference=pipeline.inference_record(),
     )
-    marking.audit.append({"event": "synthesize", **record.model_dump(mode="json")})
+    out.mkdir(parents=True, exist_ok=True)
+    for name, rendered in stamped.files.items():
+        (out / name.file_name(stem)).write_bytes(rendered.data)
+    marking.audit.append({"event": "synthesize", **stamped.record.model_dump(mode="json")})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from isegan.cli.images import InputError
 from isegan.model.parsing import PARSER_BACKENDS
-from isegan.model.pretrained import default_parser_path
+from isegan.model.weights.pretrained import default_parser_path
 
 
 def add_parser_options(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from isegan.model.cufs_frame import CUFS_HEIGHT, CUFS_WIDTH
 from isegan.model.labels import LABEL_SCHEMES, NUM_FACE_CLASSES
 
 NormKind = Literal["batch", "instance", "none"]
@@ -115,8 +116,8 @@ class PreprocessConfig(FrozenConfig):
     """
 
     canvas_size: int = Field(256, ge=32)
-    content_height: int = Field(250, ge=1)
-    content_width: int = Field(200, ge=1)
+    content_height: int = Field(CUFS_HEIGHT, ge=1)
+    content_width: int = Field(CUFS_WIDTH, ge=1)
     pad_mode: Literal["replicate", "reflect", "constant"] = "replicate"
 
     @model_validator(mode="after")

@@ -15,15 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from isegan.model.alignment import NoFaceFoundError
-from isegan.model.labels import LAPA_11, to_face_probabilities
-from isegan.model.landmarks import (
+from isegan.model.alignment.align import NoFaceFoundError
+from isegan.model.alignment.landmarks import (
     LEFT_IRIS_CENTRE,
     MOUTH_CORNERS,
     NOSE_TIP,
     RIGHT_IRIS_CENTRE,
     FaceLandmarker,
 )
+from isegan.model.labels import LAPA_11, to_face_probabilities
 
 FIVE_POINTS = (RIGHT_IRIS_CENTRE, LEFT_IRIS_CENTRE, NOSE_TIP, *MOUTH_CORNERS)
 

@@ -14,20 +14,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from isegan.model.checkpoint import (
-    ParserMetadata,
-    check_no_stray_tensors,
-    load_into,
-    read_checkpoint,
-    save_checkpoint,
-)
 from isegan.model.config import ParserConfig
 from isegan.model.errors import WeightsError
 from isegan.model.labels import get_label_scheme, to_face_probabilities
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.networks.vgg import IMAGENET_MEAN, IMAGENET_STD
 from isegan.model.stamps import file_sha256
-from isegan.model.weights import load_public_bisenet
+from isegan.model.weights.checkpoint import (
+    ParserMetadata,
+    check_no_stray_tensors,
+    load_into,
+    read_checkpoint,
+    save_checkpoint,
+)
+from isegan.model.weights.third_party import load_public_bisenet
 
 PARSER_PREFIX = "parser"
 

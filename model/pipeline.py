@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from isegan.model.alignment import (
+from isegan.model.alignment.align import (
     Alignment,
     AlignMode,
     LandmarkBackend,
@@ -26,11 +26,9 @@ from isegan.model.alignment import (
     align_face,
     parse_align,
 )
+from isegan.model.alignment.five_points import FivePointLandmarker
 from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
-from isegan.model.checkpoint import GeneratorMetadata
 from isegan.model.device import resolve_device
-from isegan.model.five_points import FivePointLandmarker
-from isegan.model.generator_pair import Generators, load_generators
 from isegan.model.inference import (
     InferenceOptions,
     autocast,
@@ -43,6 +41,8 @@ from isegan.model.labels import NUM_FACE_CLASSES
 from isegan.model.parsing import FaceParser, ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.checkpoint import GeneratorMetadata
+from isegan.model.weights.generator_pair import Generators, load_generators
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class FacePipeline:
         """The landmarker is loaded on first use: only aligned requests need it."""
         if self._landmarker is None:
             if self.landmarks == "mediapipe":
-                from isegan.model.landmarks import FaceLandmarker
+                from isegan.model.alignment.landmarks import FaceLandmarker
 
                 self._landmarker = FaceLandmarker()
             else:

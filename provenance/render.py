@@ -1,15 +1,22 @@
 """Turn a pipeline result into the files handed out: watermarked, labelled, signed.
 
-The one path the service and ``isegan synthesize`` share, so a photo from either carries
-the same marks: the invisible watermark in its pixels (photos only; a parsing map's
-pixels are label indices), the XMP synthetic-media label, and a C2PA manifest whose
-assertion holds the embedded facts, the custody fields and the watermark's record.
+Three steps, shared by the service and ``isegan synthesize`` so a photo from either
+carries the same marks:
+
+1. :func:`output_images`: the requested outputs as images;
+2. :meth:`PhotoMarker.mark`: the invisible watermark in the photos' pixels (a parsing
+   map's pixels are label indices, so it is left alone). The service runs this step on
+   its inference worker, right after the batch, since the watermark is a torch network;
+3. :func:`render_outputs`: each image encoded with its XMP synthetic-media label and,
+   when a signer is given, a C2PA manifest whose assertion holds the embedded facts, the
+   custody fields and the watermark's record (:mod:`isegan.provenance.stamp` adds the
+   provenance record).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +25,10 @@ from PIL import Image
 from isegan.model.labels import parsing_to_image
 from isegan.model.pipeline import PipelineResult
 from isegan.provenance.credentials import CredentialSigner
+from isegan.provenance.installation import RecordNumbers
 from isegan.provenance.labels import EmbeddedFacts, OutputFormat, encode_image
+from isegan.provenance.outputs import Output
 from isegan.provenance.watermark import Watermarker
-
-#: Outputs that are photos, and so carry the watermark.
-PHOTO_OUTPUTS = frozenset({"photo", "stage1_photo", "photo_on_input"})
 
 
 @dataclass(frozen=True)
@@ -33,20 +39,45 @@ class Rendered:
 
 
 @dataclass(frozen=True)
-class WatermarkMark:
-    """What to hide in the photos of one request."""
+class Marked:
+    """Outputs after watermarking, with what the record says of the mark (None: no
+    watermark) and the seconds it took."""
+
+    images: dict[Output, Image.Image]
+    watermark: dict[str, Any] | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PhotoMarker:
+    """Hides (installation, record number) in the photos of one output set; the record
+    number is drawn when the photos are marked, so only outputs that exist use one."""
 
     watermarker: Watermarker
     installation: str
-    record: int
+    records: RecordNumbers
 
-    def record_fields(self) -> dict[str, Any]:
-        return {
+    def mark(self, images: Mapping[Output, Image.Image]) -> Marked:
+        started = time.perf_counter()
+        record = self.records.next()
+        marked = {
+            name: (
+                self.watermarker.embed(image, self.installation, record) if name.is_photo else image
+            )
+            for name, image in images.items()
+        }
+        fields = {
             "method": "rivagan",
             "installation": self.installation,
-            "record": self.record,
+            "record": record,
             "precision": self.watermarker.precision,
         }
+        return Marked(marked, fields, time.perf_counter() - started)
+
+
+def unmarked(images: Mapping[Output, Image.Image]) -> Marked:
+    """The outputs as they are, where the watermark is off."""
+    return Marked(dict(images), None, 0.0)
 
 
 @dataclass(frozen=True)
@@ -61,50 +92,50 @@ class Signing:
 
 def output_images(
     result: PipelineResult, names: Iterable[str], sketch: Image.Image
-) -> dict[str, Image.Image]:
+) -> dict[Output, Image.Image]:
     """The requested outputs as images; ``photo_on_input`` joins the photo when the
     sketch was warped, since only it shows the face where the examiner drew it."""
     makers = {
-        "photo": lambda: result.photo,
-        "stage1_photo": lambda: result.stage1_photo,
-        "parsing": lambda: parsing_to_image(result.intermediate_parsing),
-        "sketch_parsing": lambda: parsing_to_image(result.sketch_parsing),
+        Output.PHOTO: lambda: result.photo,
+        Output.STAGE1_PHOTO: lambda: result.stage1_photo,
+        Output.PARSING: lambda: parsing_to_image(result.intermediate_parsing),
+        Output.SKETCH_PARSING: lambda: parsing_to_image(result.sketch_parsing),
     }
-    names = list(names)
-    images = {name: makers[name]() for name in names}
-    if result.warped and "photo" in names:
-        images["photo_on_input"] = result.photo_on_input(sketch)
+    wanted = [Output(name) for name in names]
+    images = {name: makers[name]() for name in wanted}
+    if result.warped and Output.PHOTO in wanted:
+        images[Output.PHOTO_ON_INPUT] = result.photo_on_input(sketch)
     return images
 
 
+@dataclass(frozen=True)
+class RenderedOutputs:
+    files: dict[Output, Rendered]
+    seconds: dict[str, float]  # "encode" and "sign", over all outputs
+
+
 def render_outputs(
-    images: dict[str, Image.Image],
+    images: Mapping[Output, Image.Image],
     facts: EmbeddedFacts,
     fmt: OutputFormat = "png",
     *,
-    watermark: WatermarkMark | None = None,
     signing: Signing | None = None,
-    timings: dict[str, float] | None = None,
-) -> dict[str, Rendered]:
-    """Each image as file bytes: watermarked if a photo, labelled, then signed. The
-    seconds each step took over all images are added to ``timings`` under
-    ``watermark``, ``encode`` and ``sign`` when it is given."""
-    rendered = {}
-    spent = {"watermark": 0.0, "encode": 0.0, "sign": 0.0}
+    watermark: dict[str, Any] | None = None,
+) -> RenderedOutputs:
+    """Each image as file bytes, labelled, then signed; ``watermark`` is the mark the
+    photos already carry, named in their manifests."""
+    files = {}
+    spent = {"encode": 0.0, "sign": 0.0}
     for name, image in images.items():
         started = time.perf_counter()
-        if watermark is not None and name in PHOTO_OUTPUTS:
-            image = watermark.watermarker.embed(image, watermark.installation, watermark.record)
-        marked = time.perf_counter()
-        labelled = facts.model_copy(update={"output": name})
+        labelled = facts.model_copy(update={"output": str(name)})
         data, media_type = encode_image(image, labelled, fmt)
         encoded = time.perf_counter()
-        spent["watermark"] += marked - started
-        spent["encode"] += encoded - marked
+        spent["encode"] += encoded - started
         if signing is not None:
             assertion = {**labelled.model_dump(exclude_none=True), **signing.assertion}
-            if watermark is not None and name in PHOTO_OUTPUTS:
-                assertion["watermark"] = watermark.record_fields()
+            if watermark is not None and name.is_photo:
+                assertion["watermark"] = watermark
             data = signing.signer.sign(
                 data,
                 media_type,
@@ -114,8 +145,5 @@ def render_outputs(
                 title=f"{name}.{media_type.split('/')[-1]}",
             )
             spent["sign"] += time.perf_counter() - encoded
-        rendered[name] = Rendered(data, media_type, image.size)
-    if timings is not None:
-        for step, seconds in spent.items():
-            timings[step] = timings.get(step, 0.0) + seconds
-    return rendered
+        files[name] = Rendered(data, media_type, image.size)
+    return RenderedOutputs(files, spent)

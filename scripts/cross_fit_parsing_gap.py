@@ -19,7 +19,7 @@ from pathlib import Path
 
 from isegan.model.device import resolve_device
 from isegan.model.parsing import load_parser
-from isegan.model.pretrained import default_parser_path
+from isegan.model.weights.pretrained import default_parser_path
 from isegan.training.face_parser.label_cache import PseudoLabelCache
 from isegan.training.face_parser.train import evaluate_parser, load_labelled
 from isegan.training.pairs import PairFolder

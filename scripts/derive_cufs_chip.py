@@ -1,4 +1,4 @@
-"""Derive the fixed CUFS face-chip landmarks (``model/face_chips.py: CUFS_FIVE_POINTS``).
+"""Derive the fixed CUFS face-chip landmarks (``model/alignment/face_chips.py: CUFS_FIVE_POINTS``).
 
 Runs dlib's frontal face detector and its public-domain 5-point landmark model
 (``face-recognition-models``) on every photo of a CUFS pair folder and prints the mean
@@ -17,7 +17,7 @@ import dlib
 import numpy as np
 from PIL import Image
 
-from isegan.model.face_recognition import locate_packaged_model
+from isegan.model.identity.face_recognition import locate_packaged_model
 
 
 def main() -> None:

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from isegan.model.generator_pair import load_generators, save_generators
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_parser_path
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.generator_pair import load_generators, save_generators
+from isegan.model.weights.pretrained import default_parser_path
 
 TARGET = Path(__file__).resolve().parents[1] / "model" / "pretrained" / "generator.safetensors"
 MAX_MEAN_ABS_DIFFERENCE = 1.0  # grey levels (of 255), mean over pixels, per test sketch

@@ -15,20 +15,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from isegan.model.alignment import (
+from isegan.model.alignment.align import (
     CUFS_EYES,
     Landmarker,
     NoFaceFoundError,
     align_face,
     place_on_page,
 )
-from isegan.model.five_points import FivePointLandmarker
+from isegan.model.alignment.five_points import FivePointLandmarker
 
 
 def _landmarkers() -> dict[str, Landmarker]:
     landmarkers: dict[str, Landmarker] = {"dlib 5-point": FivePointLandmarker()}
     try:
-        from isegan.model.landmarks import FaceLandmarker
+        from isegan.model.alignment.landmarks import FaceLandmarker
 
         landmarkers["MediaPipe FaceMesh"] = FaceLandmarker()
     except ValueError as error:  # MissingComponentError

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from isegan.model.colour import ciede2000, srgb_to_cielab
-from isegan.model.colour_hints import PALETTES, ColourHint, HintRegion, apply_hints
-from isegan.model.face_recognition import load_face_recognizer
+from isegan.model.colour.hints import PALETTES, ColourHint, HintRegion, apply_hints
+from isegan.model.colour.spaces import ciede2000, srgb_to_cielab
+from isegan.model.identity.face_recognition import load_face_recognizer
 from isegan.model.labels import FaceClass
 from isegan.model.pipeline import FacePipeline, parse_sketches
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.contact_sheet import contact_sheet
 from isegan.training.evaluation.evaluate import greyscale
 from isegan.training.evaluation.identity import IdentityGallery

@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.provenance.watermark import Watermarker, payload_bits, read_payload
 from isegan.training.evaluation.quality.fsim import fsim
 

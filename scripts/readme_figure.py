@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.contact_sheet import contact_sheet, overlay
 from isegan.training.pairs import PairFolder
 

@@ -1,5 +1,5 @@
 """The FastAPI application of one isegan service, assembled: state, lifespan, middleware,
-routes (``service/routes/``) and schema edits (``service/openapi.py``).
+routes (``service/routes/``) and schema edits (``service/http/openapi.py``).
 
 ``create_app(settings)`` builds a self-contained app (its own model, worker, metrics and
 audit log), so tests can run several side by side; ``serve(settings)`` runs one under
@@ -17,26 +17,26 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from isegan.service.middleware import (
+from isegan.service.http.middleware import (
     ApiKeyMiddleware,
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from isegan.service.openapi import (
+from isegan.service.http.openapi import (
     API_DESCRIPTION,
     declare_api_keys,
     problem_responses,
     state_upload_limits,
 )
-from isegan.service.problems import install_problem_handlers
+from isegan.service.http.problems import install_problem_handlers
+from isegan.service.http.request_context import RequestIdLogFilter
+from isegan.service.http.slow_clients import BodyTimeoutMiddleware, uvicorn_limits
 from isegan.service.prometheus import ServiceMetrics
-from isegan.service.request_context import RequestIdLogFilter
 from isegan.service.routes import API_ROUTERS
 from isegan.service.routes.web_ui import mount_web_ui
+from isegan.service.runtime.state import ServiceState
 from isegan.service.settings import ServiceSettings
-from isegan.service.slow_clients import BodyTimeoutMiddleware, uvicorn_limits
-from isegan.service.state import ServiceState
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

@@ -1,27 +1,32 @@
-"""What a route receives besides its uploads: the service's state, the loaded pipeline,
-the synthesis options and the custody fields, each checked once, here."""
+"""What a route receives besides its uploads, each checked once, here: the parts of the
+running service it uses (pipeline, worker, stamper, marker, audit log, metrics,
+settings), the synthesis options and the custody fields.
+
+A route names the parts it needs as typed parameters (``pipeline: Pipeline``); none of
+them reaches into the service's state object, which is the lifecycle's alone."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, TypeVar, cast
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Form, Header, Query, Request
 
-from isegan.model.alignment import AlignMode
+from isegan.model.alignment.align import AlignMode
 from isegan.model.pipeline import FacePipeline
+from isegan.provenance.audit import AuditLog
 from isegan.provenance.custody import HEADERS, RULES, Custody, CustodyError, parse_custody
 from isegan.provenance.labels import OutputFormat
-from isegan.service.problems import ProblemError
-from isegan.service.schemas import (
-    DEFAULT_OUTPUTS,
-    OUTPUT_NAMES,
-    OUTPUTS_MAX_LENGTH,
-    OUTPUTS_PATTERN,
-    OutputName,
-)
-from isegan.service.state import ServiceState
+from isegan.provenance.outputs import DEFAULT_OUTPUTS, Output
+from isegan.provenance.render import PhotoMarker
+from isegan.provenance.stamp import Stamper
+from isegan.service.http.problems import ProblemError, ProblemType
+from isegan.service.prometheus import ServiceMetrics
+from isegan.service.runtime.state import ServiceState
+from isegan.service.runtime.worker import InferenceWorker
+from isegan.service.schemas import OUTPUT_NAMES, OUTPUTS_MAX_LENGTH, OUTPUTS_PATTERN
+from isegan.service.settings import ServiceSettings
 
 #: The outputs grammar as the schema states it (align and format are enums), so clients
 #: and fuzzers send what can succeed.
@@ -37,21 +42,59 @@ def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def ready_pipeline(state: ServiceState) -> FacePipeline:
+def ready_pipeline(state: State) -> FacePipeline:
     """The loaded pipeline; 503 ``not-ready`` while loading or stopping."""
     if not state.ready or state.pipeline is None:
         raise ProblemError(
-            503, "not-ready", "Not ready", "the model is not loaded yet (or is stopping)",
-            headers={"Retry-After": str(state.settings.retry_after_s)},
-        )  # fmt: skip
+            ProblemType.NOT_READY,
+            "the model is not loaded yet (or is stopping)",
+            retry_after_s=state.settings.retry_after_s,
+        )
     return state.pipeline
+
+
+Pipeline = Annotated[FacePipeline, Depends(ready_pipeline)]
+
+
+def _worker(state: State, _: Pipeline) -> InferenceWorker:
+    assert state.worker is not None  # a ready service has one
+    return state.worker
+
+
+def _stamper(state: State, _: Pipeline) -> Stamper:
+    assert state.stamper is not None  # made with the pipeline
+    return state.stamper
+
+
+def _marker(state: State) -> PhotoMarker | None:
+    return state.marker
+
+
+def _audit(state: State) -> AuditLog | None:
+    return state.audit
+
+
+def _metrics(state: State) -> ServiceMetrics:
+    return state.metrics
+
+
+def _settings(state: State) -> ServiceSettings:
+    return state.settings
+
+
+Worker = Annotated[InferenceWorker, Depends(_worker)]
+StamperOf = Annotated[Stamper, Depends(_stamper)]
+Marker = Annotated[PhotoMarker | None, Depends(_marker)]
+Audit = Annotated[AuditLog | None, Depends(_audit)]
+Metrics = Annotated[ServiceMetrics, Depends(_metrics)]
+Settings = Annotated[ServiceSettings, Depends(_settings)]
 
 
 @dataclass(frozen=True)
 class SynthesisOptions:
     """What to return and how, from query parameters or form fields."""
 
-    outputs: tuple[OutputName, ...] = DEFAULT_OUTPUTS
+    outputs: tuple[Output, ...] = DEFAULT_OUTPUTS
     format: OutputFormat = "png"
     align: AlignMode = "auto"
 
@@ -95,25 +138,25 @@ def synthesis_options(
 def _given_once(name: str, form: _T | None, query: _T | None) -> _T | None:
     if form is not None and query is not None and form != query:
         raise ProblemError(
-            422, "invalid-options", "Invalid options",
+            ProblemType.INVALID_OPTIONS,
             f"'{name}' was given both as a query parameter ({query!r}) and a form field "
             f"({form!r}); give it once",
-        )  # fmt: skip
+        )
     return form if form is not None else query
 
 
-def parse_outputs(text: str | None) -> tuple[OutputName, ...]:
+def parse_outputs(text: str | None) -> tuple[Output, ...]:
     """The outputs named in ``text`` (see OUTPUTS_PATTERN), once each, in order."""
     if text is None:
         return DEFAULT_OUTPUTS
     if len(text) > OUTPUTS_MAX_LENGTH or not re.fullmatch(OUTPUTS_PATTERN, text):
         raise ProblemError(
-            422, "invalid-options", "Invalid options",
+            ProblemType.INVALID_OPTIONS,
             f"outputs must be a comma-separated subset of {', '.join(OUTPUT_NAMES)}; "
             f"got {text[:OUTPUTS_MAX_LENGTH]!r}",
-        )  # fmt: skip
-    names = (cast(OutputName, part.strip(" \t")) for part in text.split(","))
-    return tuple(dict.fromkeys(names))
+        )
+    names = [Output(part.strip(" \t")) for part in text.split(",")]
+    return tuple(dict.fromkeys(names).keys())
 
 
 _RULE = {rule.name: rule for rule in RULES}
@@ -167,9 +210,10 @@ def custody_fields(
 
 def _invalid_custody(field: str, message: str) -> ProblemError:
     return ProblemError(
-        422, "invalid-custody", "Invalid custody field", message,
+        ProblemType.INVALID_CUSTODY,
+        message,
         errors=[{"loc": ["body", field], "msg": message, "type": "invalid-custody"}],
-    )  # fmt: skip
+    )
 
 
 Custodied = Annotated[Custody, Depends(custody_fields)]

@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from isegan.model.labels import FACE_CLASS_COLOURS, FACE_CLASS_NAMES
 from isegan.provenance.labels import ProvenanceRecord
+from isegan.provenance.outputs import REQUESTABLE
 
-OutputName = Literal["photo", "parsing", "stage1_photo", "sketch_parsing"]
-OUTPUT_NAMES: tuple[OutputName, ...] = ("photo", "parsing", "stage1_photo", "sketch_parsing")
-DEFAULT_OUTPUTS: tuple[OutputName, ...] = ("photo", "parsing")
+#: What ``outputs`` may name, from the one list (isegan.provenance.outputs).
+OUTPUT_NAMES: tuple[str, ...] = tuple(str(name) for name in REQUESTABLE)
 _ONE_OUTPUT = "(?:" + "|".join(OUTPUT_NAMES) + ")"
 #: The ``outputs`` option: output names separated by commas, blanks allowed around them.
 #: The OpenAPI schema publishes this pattern and the route validates with it, so the

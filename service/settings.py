@@ -26,7 +26,8 @@ from isegan.model.inference import InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
 from isegan.provenance.watermark import WatermarkPrecision
-from isegan.service.batch_sizing import BatchSizing
+from isegan.service.runtime.batch_sizing import BatchSizing
+from isegan.service.uploads import UploadLimits
 
 SETTINGS_FILE_VARIABLE = "ISEGAN_SETTINGS_FILE"
 
@@ -196,6 +197,13 @@ class ServiceSettings(BaseSettings):
     def canonicalise_config(self) -> CanonicaliseConfig | None:
         """The pipeline's canonicalisation (None: off), as load_pipeline applies it."""
         return CanonicaliseConfig() if self.canonicalise == "on" else None
+
+    @property
+    def limits(self) -> UploadLimits:
+        """What an upload may be, as the decoder checks it."""
+        return UploadLimits(
+            max_pixels=self.max_pixels, min_side=self.min_side, formats=self.input_formats
+        )
 
     def inference_options(self) -> InferenceOptions:
         """The inference settings as the pipeline takes them."""

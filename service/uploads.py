@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from isegan.model.labels import parsing_from_image
 from isegan.model.preprocess import to_rgb
-from isegan.service.problems import ProblemError
+from isegan.service.http.problems import ProblemError, ProblemType
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class DecodedImage:
 def decode_image(data: bytes, limits: UploadLimits, what: str = "sketch") -> DecodedImage:
     """Decode one uploaded image. Raises :class:`ProblemError` with 413, 415 or 422."""
     if not data:
-        raise ProblemError(422, "empty-upload", "Empty upload", f"the {what} upload is empty")
+        raise ProblemError(ProblemType.EMPTY_UPLOAD, f"the {what} upload is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -45,38 +45,30 @@ def decode_image(data: bytes, limits: UploadLimits, what: str = "sketch") -> Dec
     except UnidentifiedImageError as error:
         if looks_like_image(data):
             raise ProblemError(
-                422,
-                "corrupt-image",
-                "Corrupt image",
+                ProblemType.CORRUPT_IMAGE,
                 f"the {what} starts like an image file but cannot be read (truncated or damaged)",
             ) from error
         raise ProblemError(
-            415,
-            "unsupported-image-format",
-            "Unsupported image format",
+            ProblemType.UNSUPPORTED_IMAGE_FORMAT,
             f"the {what} is not an image in one of the accepted formats "
             f"({', '.join(limits.formats)})",
         ) from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ProblemError(413, "too-many-pixels", "Too many pixels", str(error)) from error
+        raise ProblemError(ProblemType.TOO_MANY_PIXELS, str(error)) from error
     except (OSError, ValueError, SyntaxError) as error:  # a broken header
         raise ProblemError(
-            422, "corrupt-image", "Corrupt image", f"the {what} cannot be read: {error}"
+            ProblemType.CORRUPT_IMAGE, f"the {what} cannot be read: {error}"
         ) from error
     width, height = image.size
     if width * height > limits.max_pixels:
         raise ProblemError(
-            413,
-            "too-many-pixels",
-            "Too many pixels",
+            ProblemType.TOO_MANY_PIXELS,
             f"the {what} is {width}x{height} = {width * height} pixels; the limit is "
             f"{limits.max_pixels}",
         )
     if min(width, height) < limits.min_side:
         raise ProblemError(
-            422,
-            "image-too-small",
-            "Image too small",
+            ProblemType.IMAGE_TOO_SMALL,
             f"the {what} is {width}x{height}; both sides must be at least {limits.min_side} px",
         )
     try:
@@ -85,16 +77,23 @@ def decode_image(data: bytes, limits: UploadLimits, what: str = "sketch") -> Dec
             image.load()
             oriented = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ProblemError(413, "too-many-pixels", "Too many pixels", str(error)) from error
+        raise ProblemError(ProblemType.TOO_MANY_PIXELS, str(error)) from error
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
         raise ProblemError(
-            422, "corrupt-image", "Corrupt image", f"the {what} cannot be decoded: {error}"
+            ProblemType.CORRUPT_IMAGE, f"the {what} cannot be decoded: {error}"
         ) from error
     return DecodedImage(oriented, str(image.format), hashlib.sha256(data).hexdigest())
 
 
-_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\0",
-               b"MM\0*")  # fmt: skip
+_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\0",
+    b"MM\0*",
+)
 
 
 def looks_like_image(data: bytes) -> bool:
@@ -109,9 +108,7 @@ def check_sketch_content(image: Image.Image) -> None:
     low, high = to_rgb(image).convert("L").getextrema()
     if low == high:
         raise ProblemError(
-            422,
-            "blank-image",
-            "Blank image",
+            ProblemType.BLANK_IMAGE,
             f"the sketch is a single flat colour (grey level {low}); there is nothing to draw from",
         )
 
@@ -122,16 +119,14 @@ def decode_parsing(data: bytes, limits: UploadLimits, size: tuple[int, int]) -> 
     image = decode_image(data, limits, what="parsing map").image
     if image.size != size:
         raise ProblemError(
-            422,
-            "invalid-parsing-map",
-            "Invalid parsing map",
+            ProblemType.INVALID_PARSING_MAP,
             f"the parsing map is {image.width}x{image.height} but the sketch is "
             f"{size[0]}x{size[1]}; they must match",
         )
     try:
         return parsing_from_image(image)  # the one check of mode and class indices
     except ValueError as error:
-        raise ProblemError(422, "invalid-parsing-map", "Invalid parsing map", str(error)) from error
+        raise ProblemError(ProblemType.INVALID_PARSING_MAP, str(error)) from error
 
 
 def sniff_format(data: bytes, limits: UploadLimits) -> str:
@@ -141,8 +136,6 @@ def sniff_format(data: bytes, limits: UploadLimits) -> str:
             return str(image.format)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         raise ProblemError(
-            415,
-            "unsupported-image-format",
-            "Unsupported image format",
+            ProblemType.UNSUPPORTED_IMAGE_FORMAT,
             f"the upload is not an image in one of the accepted formats ({error})",
         ) from error

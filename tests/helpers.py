@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
-from isegan.model.checkpoint import GeneratorMetadata, ParserMetadata, new_metadata_fields
 from isegan.model.config import GeneratorConfig, IseganConfig, ParserConfig
-from isegan.model.generator_pair import build_generators, save_generators
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import save_parser
+from isegan.model.weights.checkpoint import GeneratorMetadata, ParserMetadata, new_metadata_fields
+from isegan.model.weights.generator_pair import build_generators, save_generators
 
 TINY_GENERATOR = GeneratorConfig(base_channels=8)
 TINY_PARSER = ParserConfig(base_channels=8, label_scheme="isegan-8", input_size=128)

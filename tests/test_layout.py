@@ -47,5 +47,5 @@ def test_each_package_imports_only_what_the_layout_allows() -> None:
 
 def test_the_check_sees_function_level_imports(tmp_path: Path) -> None:
     source = tmp_path / "example.py"
-    source.write_text("def f():\n    from isegan.service.state import ServiceState\n")
-    assert isegan_imports(source) == ["isegan.service.state"]
+    source.write_text("def f():\n    from isegan.service.runtime.state import ServiceState\n")
+    assert isegan_imports(source) == ["isegan.service.runtime.state"]

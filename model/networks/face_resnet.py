@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from isegan.model.dlib_format import LayerSpec
+from isegan.model.identity.dlib_format import LayerSpec
 
 INPUT_SIZE = 150
 DESCRIPTOR_SIZE = 128

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from isegan.service.dependencies import State, ready_pipeline
+from isegan.service.dependencies import Pipeline, State
 from isegan.service.schemas import LABELS, ContentCredentialsInfo, ModelInfo
 
 router = APIRouter(tags=["model"])
 
 
 @router.get("/v1/model", response_model=ModelInfo)
-async def model_info(state: State) -> ModelInfo:
+async def model_info(pipeline: Pipeline, state: State) -> ModelInfo:
     """The loaded generator and parser: ids, architecture, training record, metrics."""
-    pipeline = ready_pipeline(state)
     meta = pipeline.metadata
     assert meta is not None
     signer = state.signer

@@ -1,8 +1,15 @@
 """POST /synthesize: sketch in; photo, intermediate parsing and provenance out.
 
-The route reads as the request's life: check the options, decode the uploads, predict
-(through the batching worker), render and sign the outputs, write the audit record,
-respond. Each step is one function below, in that order.
+The route reads as the request's life, in three hops off the event loop:
+
+1. decode the uploads (a thread of the pool);
+2. infer and mark: the inference worker runs the sketch in a batch, turns the result
+   into the wanted outputs and watermarks the photos (service/runtime/worker.py);
+3. stamp and audit: encode, label and sign the files, make the record
+   (provenance/stamp.py, shared with the CLI) and append it to the audit log (a thread
+   of the pool).
+
+Each step is one function below, in that order; each returns its own seconds.
 """
 
 from __future__ import annotations
@@ -18,35 +25,54 @@ import numpy as np
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from PIL import Image
 
-from isegan.model.alignment import NoFaceFoundError
-from isegan.model.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
-from isegan.model.pipeline import FacePipeline
-from isegan.model.stamps import utc_now
-from isegan.provenance.audit import AuditUnavailableError
+from isegan.model.alignment.align import NoFaceFoundError
+from isegan.model.alignment.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
+from isegan.provenance.audit import AuditLog, AuditUnavailableError
 from isegan.provenance.custody import Custody
-from isegan.provenance.labels import EmbeddedFacts, OutputFormat, ProvenanceRecord, sha256_hex
-from isegan.provenance.render import (
-    Rendered,
-    Signing,
-    WatermarkMark,
-    output_images,
-    render_outputs,
+from isegan.provenance.labels import OutputFormat
+from isegan.provenance.outputs import Output
+from isegan.provenance.render import Marked
+from isegan.provenance.stamp import Stamped, Stamper, Upload, media_type_of
+from isegan.service.dependencies import (
+    Audit,
+    Custodied,
+    Marker,
+    Metrics,
+    Options,
+    Pipeline,
+    Settings,
+    StamperOf,
+    State,
+    SynthesisOptions,
+    Worker,
 )
-from isegan.service.dependencies import Custodied, Options, State, SynthesisOptions, ready_pipeline
-from isegan.service.negotiation import negotiate
-from isegan.service.openapi import problem_responses
-from isegan.service.problems import ProblemError
-from isegan.service.request_context import current_request_id
+from isegan.service.http.negotiation import negotiate
+from isegan.service.http.openapi import problem_responses
+from isegan.service.http.problems import ProblemError, ProblemType
+from isegan.service.http.request_context import current_request_id
+from isegan.service.prometheus import ServiceMetrics
+from isegan.service.runtime.worker import (
+    InferenceWorker,
+    JobOutcome,
+    QueueFullError,
+    WorkerStoppedError,
+)
 from isegan.service.schemas import LABELS, EncodedImage, SynthesisResponse
-from isegan.service.state import ServiceState
-from isegan.service.uploads import DecodedImage, check_sketch_content, decode_image, decode_parsing
-from isegan.service.worker import JobOutcome, QueueFullError, WorkerStoppedError
+from isegan.service.settings import ServiceSettings
+from isegan.service.uploads import (
+    DecodedImage,
+    UploadLimits,
+    check_sketch_content,
+    decode_image,
+    decode_parsing,
+)
 
 logger = logging.getLogger(__name__)
 #: Seconds a client should wait before retrying while the audit log cannot be written.
 AUDIT_RETRY_AFTER_S = 5
+
+Credentials = Literal["signed", "unsigned"]
 
 router = APIRouter(tags=["synthesis"])
 
@@ -66,6 +92,13 @@ router = APIRouter(tags=["synthesis"])
 async def synthesize(
     request: Request,
     state: State,
+    pipeline: Pipeline,
+    worker: Worker,
+    stamper: StamperOf,
+    marker: Marker,
+    audit: Audit,
+    metrics: Metrics,
+    settings: Settings,
     options: Options,
     custody: Custodied,
     sketch: Annotated[
@@ -86,28 +119,27 @@ async def synthesize(
     warped so the face sits where CUFS has it; a sketch with no face found is a 422.
     """
     received = time.perf_counter()
-    pipeline = ready_pipeline(state)
     reply = Reply.negotiated(request.headers.get("accept"), options)
-    check_options(state, options, with_parsing=parsing is not None)
+    check_options(options, alignment_available=state.alignment_available,
+                  with_parsing=parsing is not None)  # fmt: skip
 
-    inputs = await decode_inputs(state, sketch, parsing)
+    inputs = await decode_inputs(settings.limits, sketch, parsing)
     decoded_at = time.perf_counter()
-    outcome = await predict(state, inputs, options, received)
-    rendering: dict[str, float] = {}  # watermark, encode, sign
-    images, record = await render_and_sign(
-        state, pipeline, outcome, inputs, reply, custody, rendering
+    remaining = settings.request_timeout_s - (decoded_at - received)
+    outcome = await infer_and_mark(worker, metrics, settings, inputs, reply, marker, remaining)
+    inference = {**pipeline.inference_record(), "batch_size": outcome.batch_size}
+    stamped, audit_s = await stamp_and_audit(
+        stamper, audit, metrics, outcome.outputs, inputs.upload, reply, custody, inference
     )
-    audited_from = time.perf_counter()
-    await write_audit_record(state, record)
-    done = time.perf_counter()
 
-    stages = {"decode": decoded_at - received, **rendering, "audit": done - audited_from}
-    state.metrics.observe_stages(stages)
+    stages = {"decode": decoded_at - received, **stamped.seconds, "audit": audit_s}
+    metrics.observe_stages(stages)
+    credentials: Credentials = "signed" if stamper.signer is not None else "unsigned"
     if reply.as_image:
-        return image_response(state, pipeline, images["photo"], record)
-    timings = {"decode": stages["decode"], **outcome.stage_seconds, **rendering}
-    timings |= {"audit": stages["audit"], "total": time.perf_counter() - received}
-    return json_response(state, pipeline, images, record, outcome, timings)
+        return image_response(stamped, credentials)
+    timings = {"decode": stages["decode"], **outcome.stage_seconds, **stamped.seconds}
+    timings |= {"audit": audit_s, "total": time.perf_counter() - received}
+    return json_response(stamped, outcome, credentials, timings)
 
 
 @dataclass(frozen=True)
@@ -117,7 +149,7 @@ class Reply:
 
     as_image: bool
     format: OutputFormat
-    outputs: tuple[str, ...]
+    outputs: tuple[Output, ...]
     options: SynthesisOptions
 
     @classmethod
@@ -125,7 +157,7 @@ class Reply:
         representation = negotiate(accept, options.format)
         if representation == "json":
             return cls(False, options.format, options.outputs, options)
-        return cls(True, representation, ("photo",), options)
+        return cls(True, representation, (Output.PHOTO,), options)
 
 
 @dataclass(frozen=True)
@@ -134,222 +166,183 @@ class Inputs:
     decoded."""
 
     sketch: DecodedImage
-    sketch_bytes: bytes
-    parsing_bytes: bytes | None
+    upload: Upload
     class_map: np.ndarray | None
 
 
-def check_options(state: ServiceState, options: SynthesisOptions, *, with_parsing: bool) -> None:
+def check_options(
+    options: SynthesisOptions, *, alignment_available: bool, with_parsing: bool
+) -> None:
     """Refuse option combinations that cannot succeed, before any upload is decoded."""
     if options.align == "true" and with_parsing:
         raise ProblemError(
-            422, "invalid-options", "Invalid options",
+            ProblemType.INVALID_OPTIONS,
             "a supplied parsing map is in the sketch's frame and cannot be combined "
             "with align=true",
-        )  # fmt: skip
-    if options.align != "false" and not state.alignment_available:
+        )
+    if options.align != "false" and not alignment_available:
         raise ProblemError(
-            422, "alignment-unavailable", "Alignment unavailable",
+            ProblemType.ALIGNMENT_UNAVAILABLE,
             f"{ALIGNMENT_INSTALL_HINT}; or send an aligned sketch with align=false",
-        )  # fmt: skip
+        )
 
 
 async def decode_inputs(
-    state: ServiceState, sketch: UploadFile, parsing: UploadFile | None
+    limits: UploadLimits, sketch: UploadFile, parsing: UploadFile | None
 ) -> Inputs:
     """Read and decode the uploads within the service's limits (off the event loop)."""
     sketch_bytes = await sketch.read()
     parsing_bytes = await parsing.read() if parsing is not None else None
 
     def decode() -> Inputs:
-        decoded = decode_image(sketch_bytes, state.limits)
+        decoded = decode_image(sketch_bytes, limits)
         check_sketch_content(decoded.image)
         class_map = None
         if parsing_bytes is not None:
-            class_map = decode_parsing(parsing_bytes, state.limits, decoded.image.size)
-        return Inputs(decoded, sketch_bytes, parsing_bytes, class_map)
+            class_map = decode_parsing(parsing_bytes, limits, decoded.image.size)
+        upload = Upload(sketch_bytes, media_type_of(decoded.format), parsing_bytes)
+        return Inputs(decoded, upload, class_map)
 
     return await run_in_threadpool(decode)
 
 
-async def predict(
-    state: ServiceState, inputs: Inputs, options: SynthesisOptions, received: float
-) -> JobOutcome:
-    """Run the pipeline through the batching worker, within what is left of the
-    request's deadline; each way it can fail is its own problem type."""
-    assert state.worker is not None
-    settings = state.settings
-    remaining = settings.request_timeout_s - (time.perf_counter() - received)
-    retry = {"Retry-After": str(settings.retry_after_s)}
-    try:
-        if remaining <= 0:
-            raise TimeoutError
-        return await state.worker.submit(
-            inputs.sketch.image,
-            align=options.align,
-            sketch_parsing=inputs.class_map,
-            timeout_s=remaining,
-        )
-    except QueueFullError as error:
-        state.metrics.rejected.labels("queue_full").inc()
-        raise ProblemError(
-            503, "overloaded", "Overloaded", f"the inference queue is full ({error}); retry later",
-            headers=retry,
-        ) from error  # fmt: skip
-    except WorkerStoppedError as error:
-        raise ProblemError(
-            503, "shutting-down", "Shutting down", str(error), headers=retry
-        ) from error
-    except TimeoutError as error:
-        state.metrics.rejected.labels("deadline").inc()
-        raise ProblemError(
-            504, "deadline-exceeded", "Deadline exceeded",
-            f"no result within the {settings.request_timeout_s:g} s request timeout",
-        ) from error  # fmt: skip
-    except NoFaceFoundError as error:
-        raise ProblemError(422, "no-face-found", "No face found", str(error)) from error
-    except ValueError as error:
-        raise ProblemError(
-            422, "unprocessable-sketch", "Unprocessable sketch", str(error)
-        ) from error
-
-
-async def render_and_sign(
-    state: ServiceState,
-    pipeline: FacePipeline,
-    outcome: JobOutcome,
+async def infer_and_mark(
+    worker: InferenceWorker,
+    metrics: ServiceMetrics,
+    settings: ServiceSettings,
     inputs: Inputs,
     reply: Reply,
-    custody: Custody,
-    timings: dict[str, float],
-) -> tuple[dict[str, Rendered], ProvenanceRecord]:
-    """Encode the wanted outputs with their embedded facts, watermark and Content
-    Credentials (provenance/render.py, shared with the CLI), and the record naming them;
-    the seconds spent watermarking, encoding and signing go into ``timings``."""
-    facts = EmbeddedFacts(
-        output="photo",
-        input_sha256=inputs.sketch.sha256,
-        parsing_input_sha256=sha256_hex(inputs.parsing_bytes) if inputs.parsing_bytes else None,
-        model_id=pipeline.model_id,
-        parser_id=pipeline.parser_id,
-        code_version=state.code_version,
-    )
-    mark = watermark_mark(state)
-    signing = None
-    if state.signer is not None:
-        assertion = {"request_id": current_request_id(), **custody.given()}
-        media_type = Image.MIME.get(inputs.sketch.format, "application/octet-stream")
-        signing = Signing(state.signer, inputs.sketch_bytes, media_type, assertion)
-
-    def render() -> dict[str, Rendered]:
-        images = output_images(outcome.result, reply.outputs, inputs.sketch.image)
-        return render_outputs(
-            images, facts, reply.format, watermark=mark, signing=signing, timings=timings
-        )
-
-    images = await run_in_threadpool(render)
-    record = ProvenanceRecord(
-        request_id=current_request_id(),
-        created=utc_now(),
-        input_sha256=inputs.sketch.sha256,
-        parsing_input_sha256=facts.parsing_input_sha256,
-        outputs={name: sha256_hex(image.data) for name, image in images.items()},
-        model_id=pipeline.model_id,
-        parser_id=pipeline.parser_id,
-        code_version=state.code_version,
-        options={
-            "outputs": list(reply.outputs),
-            "format": reply.format,
-            "align": reply.options.align,
-            "canonicalise": pipeline.canonicalise is not None,
-        },
-        custody=custody.given() or None,
-        watermark=mark.record_fields() if mark is not None else None,
-        inference={**pipeline.inference_record(), "batch_size": outcome.batch_size},
-    )
-    return images, record
-
-
-def watermark_mark(state: ServiceState) -> WatermarkMark | None:
-    """This request's record number and what embeds it, when watermarking is on."""
-    if state.watermarker is None or state.records is None or state.installation is None:
-        return None
-    return WatermarkMark(state.watermarker, state.installation.id, state.records.next())
-
-
-async def write_audit_record(state: ServiceState, record: ProvenanceRecord) -> None:
-    """Append the record to the audit log (fsynced before the response). A log that
-    cannot be written is a 503 of its own kind, since the response would otherwise leave
-    the service unrecorded, logged in one line."""
-    if state.audit is None:
-        return
-    payload = {"event": "synthesize", **record.model_dump(mode="json")}
+    marker: Marker,
+    remaining_s: float,
+) -> JobOutcome:
+    """One trip to the batching worker: the sketch in, the wanted outputs out with the
+    photos watermarked, within what is left of the request's deadline; each way it can
+    fail is its own problem type."""
+    retry_s = settings.retry_after_s
     try:
-        await run_in_threadpool(state.audit.append, payload)
-    except AuditUnavailableError as error:
-        state.metrics.audit_failures.inc()
-        state.metrics.audit_healthy.set(0)
-        logger.error("audit log unavailable, request %s refused: %s", current_request_id(), error)
+        if remaining_s <= 0:
+            raise TimeoutError
+        return await worker.submit(
+            inputs.sketch.image,
+            align=reply.options.align,
+            sketch_parsing=inputs.class_map,
+            timeout_s=remaining_s,
+            outputs=reply.outputs,
+            marker=marker,
+        )
+    except QueueFullError as error:
+        metrics.rejected.labels("queue_full").inc()
         raise ProblemError(
-            503,
-            "audit-unavailable",
-            "Audit log unavailable",
+            ProblemType.OVERLOADED,
+            f"the inference queue is full ({error}); retry later",
+            retry_after_s=retry_s,
+        ) from error
+    except WorkerStoppedError as error:
+        raise ProblemError(ProblemType.SHUTTING_DOWN, str(error), retry_after_s=retry_s) from error
+    except TimeoutError as error:
+        metrics.rejected.labels("deadline").inc()
+        raise ProblemError(
+            ProblemType.DEADLINE_EXCEEDED,
+            f"no result within the {settings.request_timeout_s:g} s request timeout",
+        ) from error
+    except NoFaceFoundError as error:
+        raise ProblemError(ProblemType.NO_FACE_FOUND, str(error)) from error
+    except ValueError as error:
+        raise ProblemError(ProblemType.UNPROCESSABLE_SKETCH, str(error)) from error
+
+
+async def stamp_and_audit(
+    stamper: Stamper,
+    audit: AuditLog | None,
+    metrics: ServiceMetrics,
+    marked: Marked,
+    upload: Upload,
+    reply: Reply,
+    custody: Custody,
+    inference: dict[str, str | bool | int],
+) -> tuple[Stamped, float]:
+    """One hop off the loop: encode, label and sign the outputs and make their record
+    (provenance/stamp.py, shared with the CLI), then append the record to the audit log
+    (fsynced before the response). Returns the stamped files and the audit's seconds.
+
+    A log that cannot be written is a 503 of its own kind, since the response would
+    otherwise leave the service unrecorded, logged in one line."""
+    request_id = current_request_id()
+    options: dict[str, str | bool | list[str]] = {
+        "outputs": [str(name) for name in reply.outputs],
+        "format": reply.format,
+        "align": reply.options.align,
+        "canonicalise": bool(inference.get("canonicalise", False)),
+    }
+
+    def stamp_and_append() -> tuple[Stamped, float]:
+        stamped = stamper.stamp(
+            marked, upload, request_id=request_id, options=options,
+            custody=custody, inference=inference, fmt=reply.format,
+        )  # fmt: skip
+        started = time.perf_counter()
+        if audit is not None:
+            audit.append({"event": "synthesize", **stamped.record.model_dump(mode="json")})
+        return stamped, time.perf_counter() - started
+
+    try:
+        return await run_in_threadpool(stamp_and_append)
+    except AuditUnavailableError as error:
+        metrics.audit_failures.inc()
+        metrics.audit_healthy.set(0)
+        logger.error("audit log unavailable, request %s refused: %s", request_id, error)
+        raise ProblemError(
+            ProblemType.AUDIT_UNAVAILABLE,
             "the service cannot record this request in its audit log (disk full or "
             "not writable), so it returns no image; try again later or another replica",
-            headers={"Retry-After": str(AUDIT_RETRY_AFTER_S)},
+            retry_after_s=AUDIT_RETRY_AFTER_S,
         ) from None
 
 
-def image_response(
-    state: ServiceState, pipeline: FacePipeline, photo: Rendered, record: ProvenanceRecord
-) -> Response:
+def image_response(stamped: Stamped, credentials: Credentials) -> Response:
     """The photo alone; its provenance in ``X-Isegan-*`` headers."""
+    photo, record = stamped.files[Output.PHOTO], stamped.record
     return Response(
         photo.data,
         media_type=photo.media_type,
         headers={
-            "X-Isegan-Model-Id": pipeline.model_id,
-            "X-Isegan-Parser-Id": pipeline.parser_id,
+            "X-Isegan-Model-Id": record.model_id,
+            "X-Isegan-Parser-Id": record.parser_id,
             "X-Isegan-Input-Sha256": record.input_sha256,
-            "X-Isegan-Output-Sha256": record.outputs["photo"],
+            "X-Isegan-Output-Sha256": record.outputs[Output.PHOTO],
             "X-Isegan-Provenance": json.dumps(record.model_dump(), separators=(",", ":")),
-            "X-Isegan-Content-Credentials": _credentials(state),
+            "X-Isegan-Content-Credentials": credentials,
         },
     )
 
 
 def json_response(
-    state: ServiceState,
-    pipeline: FacePipeline,
-    images: dict[str, Rendered],
-    record: ProvenanceRecord,
+    stamped: Stamped,
     outcome: JobOutcome,
+    credentials: Credentials,
     timings: dict[str, float],
 ) -> Response:
     """Every wanted output, base64-encoded, with the record and the stage timings."""
+    record = stamped.record
     body = SynthesisResponse(
-        request_id=current_request_id(),
-        model_id=pipeline.model_id,
-        parser_id=pipeline.parser_id,
+        request_id=record.request_id,
+        model_id=record.model_id,
+        parser_id=record.parser_id,
         images={
-            name: EncodedImage(
+            str(name): EncodedImage(
                 media_type=image.media_type,
                 width=image.size[0],
                 height=image.size[1],
                 sha256=record.outputs[name],
                 data=base64.b64encode(image.data).decode("ascii"),
             )
-            for name, image in images.items()
+            for name, image in stamped.files.items()
         },
         labels=LABELS,
-        content_credentials=_credentials(state),
+        content_credentials=credentials,
         aligned=outcome.result.warped,
         batch_size=outcome.batch_size,
         timings_ms={name: round(seconds * 1000, 3) for name, seconds in timings.items()},
         provenance=record,
     )
     return JSONResponse(body.model_dump(mode="json"))
-
-
-def _credentials(state: ServiceState) -> Literal["signed", "unsigned"]:
-    return "signed" if state.signer is not None else "unsigned"

@@ -9,12 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
 from isegan.provenance.credentials import Check, check
-from isegan.service.dependencies import State
-from isegan.service.openapi import problem_responses
-from isegan.service.problems import ProblemError
+from isegan.service.dependencies import Settings, State
+from isegan.service.http.openapi import problem_responses
+from isegan.service.http.problems import ProblemError, ProblemType
+from isegan.service.runtime.state import ServiceState
 from isegan.service.schemas import VerifyResponse, WatermarkInfo
-from isegan.service.state import ServiceState
-from isegan.service.uploads import decode_image, sniff_format
+from isegan.service.uploads import UploadLimits, decode_image, sniff_format
 
 router = APIRouter(tags=["provenance"])
 
@@ -24,6 +24,7 @@ router = APIRouter(tags=["provenance"])
 )
 async def verify(
     state: State,
+    settings: Settings,
     image: Annotated[
         UploadFile, File(description="An image to check (PNG, JPEG, BMP, TIFF or WebP).")
     ],
@@ -32,21 +33,23 @@ async def verify(
     the configured anchors, else this service's own root), and read its invisible
     watermark, which survives when the manifest is stripped."""
     data = await image.read()
-    result, watermark = await run_in_threadpool(check_image, state, data)
+    result, watermark = await run_in_threadpool(check_image, state, settings.limits, data)
     return VerifyResponse(**result.as_dict(), watermark=watermark)
 
 
-def check_image(state: ServiceState, data: bytes) -> tuple[Check, WatermarkInfo | None]:
+def check_image(
+    state: ServiceState, limits: UploadLimits, data: bytes
+) -> tuple[Check, WatermarkInfo | None]:
     """The credentials' verdict, and the watermark's reading when watermarking is on
     (pixels that do not decode, as in an edited file, carry no reading)."""
     if not data:
-        raise ProblemError(422, "empty-upload", "Empty upload", "the image upload is empty")
-    fmt = sniff_format(data, state.limits)
+        raise ProblemError(ProblemType.EMPTY_UPLOAD, "the image upload is empty")
+    fmt = sniff_format(data, limits)
     result = check(data, Image.MIME.get(fmt, "image/png"), state.trust_anchors)
     if state.watermarker is None:
         return result, None
     try:
-        pixels = decode_image(data, state.limits).image
+        pixels = decode_image(data, limits).image
     except ProblemError:
         return result, None
     reading = state.watermarker.read(pixels, state.known_installations)

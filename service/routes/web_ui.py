@@ -1,5 +1,5 @@
 """The examiner's page: ``/`` and its static files under ``/ui/``, shipped in the
-package (its security headers: ``service/page_headers.py``)."""
+package (its security headers: ``service/http/page_headers.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
-from isegan.service.page_headers import UI_PREFIX
+from isegan.service.http.page_headers import UI_PREFIX
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from isegan.model.benchmark import count_flops, stage_breakdown, summarise
+from isegan.cli.benchmark import count_flops, stage_breakdown, summarise
 
 
 def test_bench_json_reports_every_path_against_the_baseline(

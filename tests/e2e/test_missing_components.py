@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from isegan.model.alignment import place_on_page
+from isegan.model.alignment.align import place_on_page
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from isegan.model.pretrained import default_generator_path
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.pretrained import default_generator_path
 from isegan.service.client import wait_until_ready
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))
@@ -190,7 +190,7 @@ def test_sigterm_lets_in_flight_requests_finish(
         assert statuses == [200] * 6
         # uvicorn re-raises SIGTERM once its graceful shutdown is done
         assert process.wait(60) in (0, -signal.SIGTERM)
-    assert "isegan.service.state [-] stopped" in (tmp_path / "server.log").read_text()
+    assert "isegan.service.runtime.state [-] stopped" in (tmp_path / "server.log").read_text()
 
 
 def test_remote_synthesize_over_a_folder_writes_photos_and_manifest(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.alignment import (
+from isegan.model.alignment.align import (
     CUFS_EYES,
     NoFaceFoundError,
     align_face,
@@ -17,9 +17,9 @@ from isegan.model.alignment import (
     parse_align,
     place_on_page,
 )
-from isegan.model.face_chips import similarity_transform
-from isegan.model.five_points import FivePointLandmarker
-from isegan.model.landmarks import FaceLandmarker
+from isegan.model.alignment.face_chips import similarity_transform
+from isegan.model.alignment.five_points import FivePointLandmarker
+from isegan.model.alignment.landmarks import FaceLandmarker
 from tests.extras import require_module
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from isegan.model.alignment import place_on_page
+from isegan.model.alignment.align import place_on_page
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.evaluation.quality.fsim import fsim
 
 SKETCHES = 12

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from isegan.model.errors import WeightsError
 from isegan.model.parsing import load_parser
-from isegan.model.weights import load_public_bisenet
+from isegan.model.weights.third_party import load_public_bisenet
 
 
 def public_bisenet_shapes(num_classes: int = 19) -> dict[str, tuple[int, ...]]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.alignment import NoFaceFoundError
+from isegan.model.alignment.align import NoFaceFoundError
 from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
 from isegan.model.pipeline import FacePipeline
 from isegan.training.robustness.renderings import render

@@ -4,12 +4,12 @@ import struct
 import pytest
 import torch
 
-from isegan.model.checkpoint import GeneratorMetadata, read_checkpoint
 from isegan.model.config import GeneratorConfig, IseganConfig
 from isegan.model.errors import CheckpointError
-from isegan.model.generator_pair import build_generators, load_generators, save_generators
 from isegan.model.parsing import load_parser
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.checkpoint import GeneratorMetadata, read_checkpoint
+from isegan.model.weights.generator_pair import build_generators, load_generators, save_generators
 from tests.helpers import write_generator_checkpoint
 
 CONFIG = IseganConfig(generator=GeneratorConfig(base_channels=4, num_levels=5))

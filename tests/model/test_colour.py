@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from isegan.model.colour import ciede2000, oklab_to_srgb, srgb_to_cielab, srgb_to_oklab
+from isegan.model.colour.spaces import ciede2000, oklab_to_srgb, srgb_to_cielab, srgb_to_oklab
 
 # Sharma, Wu and Dalal (2005), Table 1: CIELab pairs and their CIEDE2000 difference.
 SHARMA = [

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.colour import srgb_to_oklab
-from isegan.model.colour_hints import (
+from isegan.model.colour.hints import (
     CLASSES,
     PALETTES,
     ColourHint,
@@ -16,8 +15,9 @@ from isegan.model.colour_hints import (
     apply_hints,
     variation_hints,
 )
+from isegan.model.colour.spaces import srgb_to_oklab
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.face_recognition import load_face_recognizer
+from isegan.model.identity.face_recognition import load_face_recognizer
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.evaluation.evaluate import greyscale
 from isegan.training.evaluation.identity import IdentityGallery
 from isegan.training.evaluation.quality.backdrop import backdrop_scores

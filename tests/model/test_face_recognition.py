@@ -18,15 +18,15 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from isegan.model.dlib_format import DlibFormatError, DlibStream
-from isegan.model.errors import WeightsError
-from isegan.model.face_chips import (
+from isegan.model.alignment.face_chips import (
     chip_matrix,
     cufs_chip_matrix,
     extract_chips,
     similarity_transform,
 )
-from isegan.model.face_recognition import (
+from isegan.model.errors import WeightsError
+from isegan.model.identity.dlib_format import DlibFormatError, DlibStream
+from isegan.model.identity.face_recognition import (
     FaceRecognizer,
     load_face_recognizer,
     locate_packaged_model,

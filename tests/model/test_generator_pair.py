@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from isegan.model.config import GeneratorConfig, IseganConfig
-from isegan.model.generator_pair import build_generators
 from isegan.model.networks.generator import StageOneGenerator, StageTwoGenerator
+from isegan.model.weights.generator_pair import build_generators
 
 SMALL = GeneratorConfig(base_channels=4, num_levels=5)
 

@@ -19,7 +19,6 @@ from PIL import Image
 from torch import nn
 
 from isegan.model.config import GeneratorConfig, IseganConfig
-from isegan.model.generator_pair import build_generators
 from isegan.model.inference import (
     InferenceOptions,
     fold_batchnorm,
@@ -29,7 +28,8 @@ from isegan.model.inference import (
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.generator_pair import build_generators
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.evaluation.quality.fsim import fsim
 from tests.helpers import TINY_PARSER
 

@@ -7,7 +7,7 @@ from torchvision.models import vgg19
 
 from isegan.model.errors import WeightsError
 from isegan.model.networks.vgg import PERCEPTUAL_TAPS
-from isegan.model.weights import load_vgg19_features
+from isegan.model.weights.third_party import load_vgg19_features
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from isegan.model import inference
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.provenance.rivagan import load_rivagan
 from isegan.provenance.watermark import (
     MIN_STRENGTH,

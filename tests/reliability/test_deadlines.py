@@ -13,7 +13,7 @@ from PIL import Image
 
 from isegan.model.pipeline import PipelineResult, PipelineRun, StageTimings
 from isegan.service.prometheus import ServiceMetrics
-from isegan.service.worker import InferenceWorker
+from isegan.service.runtime.worker import InferenceWorker
 
 BATCH_SECONDS = 0.2  # any batch up to 4 sketches: capacity 20 sketches/s
 

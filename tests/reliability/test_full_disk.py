@@ -73,7 +73,7 @@ def test_read_only_log_directory_is_refused_at_start(
     filesystem turns read-only fails its appends like a full disk, above.)"""
     from isegan.provenance.audit import AuditLogError
     from isegan.service.prometheus import ServiceMetrics
-    from isegan.service.state import ServiceState
+    from isegan.service.runtime.state import ServiceState
 
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     settings = service_settings(generator_checkpoint, parser_checkpoint, small_disk / "audit.jsonl")

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.service.settings import ServiceSettings
 from tests.e2e.test_serve import free_port
 
@@ -70,7 +70,7 @@ def test_the_right_hash_starts_and_a_bad_setting_is_refused(
     generator_checkpoint: Path, parser_checkpoint: Path, tmp_path: Path
 ) -> None:
     from isegan.service.prometheus import ServiceMetrics
-    from isegan.service.state import ServiceState
+    from isegan.service.runtime.state import ServiceState
 
     copy = tmp_path / "model.safetensors"
     shutil.copyfile(generator_checkpoint, copy)

@@ -11,8 +11,8 @@ import uvicorn
 
 from isegan.service.app import create_app
 from isegan.service.client import wait_until_ready
+from isegan.service.http.slow_clients import uvicorn_limits
 from isegan.service.settings import ServiceSettings
-from isegan.service.slow_clients import uvicorn_limits
 
 
 @contextmanager

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 
 from isegan.model.pipeline import PipelineResult, PipelineRun, StageTimings
-from isegan.service.batch_sizing import BatchSizer
 from isegan.service.prometheus import ServiceMetrics
-from isegan.service.worker import InferenceWorker
+from isegan.service.runtime.batch_sizing import BatchSizer
+from isegan.service.runtime.worker import InferenceWorker
 
 
 def _swept(sizer: BatchSizer, per_sketch: dict[int, float]) -> BatchSizer:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT
-from isegan.service.state import load_pipeline
+from isegan.service.runtime.state import load_pipeline
 from tests.service.conftest import service_settings
 
 

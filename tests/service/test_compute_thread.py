@@ -1,4 +1,4 @@
-"""All of the service's torch work runs on the worker's one thread (service/worker.py
+"""All of the service's torch work runs on the worker's one thread (service/runtime/worker.py
 says why: a second OpenMP team slowed the pipeline 1.26-1.46x on two cores)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from PIL import Image
 
 from isegan.model.pipeline import PipelineRun, StageTimings
 from isegan.service.prometheus import ServiceMetrics
-from isegan.service.worker import InferenceWorker
+from isegan.service.runtime.worker import InferenceWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from isegan.service.prometheus import ServiceMetrics
+from isegan.service.runtime.worker import DeviceBusyError, InferenceWorker
 from isegan.service.settings import ServiceSettings
-from isegan.service.worker import DeviceBusyError, InferenceWorker
 from tests.service.conftest import service_settings
 from tests.service.server import running_server
 

@@ -61,7 +61,7 @@ def test_served_bytes_are_the_shared_render_paths_bytes(
         parser_id=pipeline.parser_id,
         code_version=record["code_version"],
     )
-    expected = render_outputs(output_images(result, NAMES, sketch), facts, fmt)
+    expected = render_outputs(output_images(result, NAMES, sketch), facts, fmt).files
     assert set(body["images"]) == set(expected) == set(NAMES)
     for name in NAMES:
         assert base64.b64decode(body["images"][name]["data"]) == expected[name].data, name

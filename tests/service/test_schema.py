@@ -48,7 +48,7 @@ def test_the_schema_is_as_strict_as_the_service() -> None:
 
     from isegan.service.app import create_app
     from isegan.service.dependencies import parse_outputs
-    from isegan.service.problems import ProblemError
+    from isegan.service.http.problems import ProblemError
     from isegan.service.settings import ServiceSettings
 
     schema = create_app(ServiceSettings(max_upload_bytes=123_456)).openapi()

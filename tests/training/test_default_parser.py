@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.checkpoint import ParserMetadata, read_checkpoint
+from isegan.model.alignment.landmarks import FaceLandmarker
 from isegan.model.device import resolve_device
-from isegan.model.landmarks import FaceLandmarker
 from isegan.model.parsing import load_parser
 from isegan.model.pipeline import parse_sketches
-from isegan.model.pretrained import default_parser_path
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.checkpoint import ParserMetadata, read_checkpoint
+from isegan.model.weights.pretrained import default_parser_path
 from isegan.training.face_parser.pseudo_labels import label_pair
 from isegan.training.face_parser.train import confusion, iou_per_class
 from isegan.training.pairs import PairFolder

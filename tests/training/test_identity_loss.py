@@ -8,11 +8,11 @@ import json
 import torch
 from PIL import Image
 
-from isegan.model.checkpoint import GeneratorMetadata, read_checkpoint
-from isegan.model.face_chips import cufs_chip_matrix, extract_chips
-from isegan.model.face_recognition import locate_packaged_model
+from isegan.model.alignment.face_chips import cufs_chip_matrix, extract_chips
+from isegan.model.identity.face_recognition import locate_packaged_model
 from isegan.model.preprocess import Preprocess
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.checkpoint import GeneratorMetadata, read_checkpoint
 from isegan.training.gan.data import collate
 from isegan.training.gan.identity_loss import crop_chip_matrices
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.face_recognition import load_face_recognizer
+from isegan.model.identity.face_recognition import load_face_recognizer
 from isegan.training.evaluation.identity import CALIBRATION_RUNGS, IdentityGallery
 from isegan.training.evaluation.quality.identity import identity_scores, roc_auc
 

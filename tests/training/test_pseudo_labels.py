@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from isegan.model import landmarks as lm
+from isegan.model.alignment import landmarks as lm
 from isegan.model.labels import FaceClass
 from isegan.training.face_parser.pseudo_labels import label_pair
 from isegan.training.pairs import PairFolder
@@ -35,7 +35,7 @@ def test_outlines_follow_the_mesh_connections() -> None:
 
 @pytest.fixture(scope="module")
 def labelled(cufs_dir, test_ids):
-    from isegan.model.landmarks import FaceLandmarker
+    from isegan.model.alignment.landmarks import FaceLandmarker
 
     folder = PairFolder.open(cufs_dir, "test")
     chosen = [test_ids[0], test_ids[40], test_ids[-1]]  # two CUHK, one AR

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from isegan.model.config import GeneratorConfig, IseganConfig
-from isegan.model.generator_pair import build_generators, load_generators
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.generator import StageTwoGenerator
+from isegan.model.weights.generator_pair import build_generators, load_generators
 from isegan.training.gan.config import build_config
 from isegan.training.gan.data import collate
 from isegan.training.gan.steps import StepContext, train_step
@@ -59,8 +59,8 @@ def test_stage2_can_see_the_sketch_and_the_checkpoint_remembers(tmp_path) -> Non
     with pytest.raises(ValueError, match="pass sketch"):
         g2(parsing, parsing, photo)
     assert g2.unet.encoders[1].levels[0].conv.in_channels == 6
-    from isegan.model.checkpoint import GeneratorMetadata, new_metadata_fields
-    from isegan.model.generator_pair import save_generators
+    from isegan.model.weights.checkpoint import GeneratorMetadata, new_metadata_fields
+    from isegan.model.weights.generator_pair import save_generators
 
     config = IseganConfig(generator=SMALL, stage2_sees_sketch=True)
     path = tmp_path / "g.safetensors"

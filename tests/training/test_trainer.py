@@ -125,9 +125,9 @@ def receptive_field(network: torch.nn.Module) -> int:
 def test_init_from_a_committed_fp16_checkpoint(trainer_factory, tmp_path) -> None:
     """A run whose state is gone continues from the committed weights: G1/G2 start from
     the (fp16) checkpoint, and the new checkpoint names it."""
-    from isegan.model.checkpoint import GeneratorMetadata, read_checkpoint
-    from isegan.model.generator_pair import load_generators, save_generators
     from isegan.model.stamps import file_sha256
+    from isegan.model.weights.checkpoint import GeneratorMetadata, read_checkpoint
+    from isegan.model.weights.generator_pair import load_generators, save_generators
 
     first = trainer_factory(tmp_path / "first", "full", max_steps=2)
     first.fit()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from isegan.model.face_recognition import FaceRecognizer
+from isegan.model.identity.face_recognition import FaceRecognizer
 from isegan.training.evaluation.quality.identity import IdentityScores, identity_scores
 from isegan.training.pairs import IMAGE_SUFFIXES, read_rgb
 

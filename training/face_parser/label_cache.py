@@ -38,7 +38,7 @@ class PseudoLabelCache:
 
     def build(self, folder: PairFolder, *, progress: bool = True) -> list[str]:
         """Label every pair of ``folder`` not labelled yet; return IDs with no face found."""
-        from isegan.model.landmarks import FaceLandmarker
+        from isegan.model.alignment.landmarks import FaceLandmarker
         from isegan.training.face_parser.pseudo_labels import NoFaceError, label_pair
 
         manifest = self._manifest()

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from isegan.model import landmarks as lm
+from isegan.model.alignment import landmarks as lm
+from isegan.model.alignment.landmarks import FaceLandmarker
 from isegan.model.labels import FaceClass
-from isegan.model.landmarks import FaceLandmarker
 
 _MIN_SEED_PIXELS = 60
 

@@ -21,13 +21,13 @@ from pydantic import Field
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from isegan.model.checkpoint import ParserMetadata, new_metadata_fields
 from isegan.model.config import FrozenConfig, ParserConfig, PreprocessConfig
 from isegan.model.labels import FACE_CLASS_NAMES, ISEGAN_8, NUM_FACE_CLASSES, FaceClass
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser
 from isegan.model.pipeline import parse_sketches
 from isegan.model.preprocess import Preprocess
+from isegan.model.weights.checkpoint import ParserMetadata, new_metadata_fields
 from isegan.training.face_parser.label_cache import LABELER_VERSION, PseudoLabelCache
 from isegan.training.pairs import PairFolder, read_rgb
 from isegan.training.robustness.augment import AugmentConfig, SketchAugmenter

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from isegan.model.parsing import load_parser
 from isegan.model.preprocess import Placement, Preprocess
-from isegan.model.pretrained import default_parser_path
+from isegan.model.weights.pretrained import default_parser_path
 from isegan.training.gan.config import TrainConfig
 from isegan.training.gan.distributed import DistributedContext, barrier
 from isegan.training.pairs import PairFolder, read_id_list

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from isegan.model.generator_pair import Generators
+from isegan.model.weights.generator_pair import Generators
 
 
 class GeneratorEMA:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from isegan.model.face_chips import cufs_chip_matrix, extract_chips
-from isegan.model.face_recognition import FaceRecognizer
+from isegan.model.alignment.face_chips import cufs_chip_matrix, extract_chips
+from isegan.model.identity.face_recognition import FaceRecognizer
 from isegan.model.networks.face_resnet import FaceFeatures
 
 

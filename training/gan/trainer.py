@@ -25,10 +25,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from isegan.model.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
-from isegan.model.generator_pair import Generators, load_generators, save_generators
 from isegan.model.inference import resolve_precision
 from isegan.model.stamps import file_sha256
+from isegan.model.weights.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
+from isegan.model.weights.generator_pair import Generators, load_generators, save_generators
 from isegan.training.gan.config import TrainConfig
 from isegan.training.gan.data import EpochSampler, RunData, collate
 from isegan.training.gan.distributed import DistributedContext, barrier, wrap

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from isegan.model.generator_pair import Generators, build_generators
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
+from isegan.model.weights.generator_pair import Generators, build_generators
 from isegan.training.gan.config import Condition, TrainConfig
 from isegan.training.gan.identity_loss import IdentityPerceptual
 
@@ -67,7 +67,7 @@ def perceptual_network(config: TrainConfig, device: torch.device) -> VGG19Featur
         return None
     if config.loss.per_network == "face":
         return None
-    from isegan.model.weights import load_vgg19_features
+    from isegan.model.weights.third_party import load_vgg19_features
 
     return load_vgg19_features(config.vgg19_weights).to(device)
 
@@ -83,7 +83,7 @@ def face_perceptual_network(
     )
     if not face_per and loss.id_weight == 0:
         return None
-    from isegan.model.face_recognition import (
+    from isegan.model.identity.face_recognition import (
         INSTALL_HINT,
         load_face_recognizer,
         locate_packaged_model,

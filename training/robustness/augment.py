@@ -121,7 +121,7 @@ def _low_resolution(image: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 def _resampled(image: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """The sketch turned and scaled as a scan or phone photo shows it (up to 12 degrees,
-    0.75-1.35x, as :func:`~isegan.model.alignment.place_on_page`), then warped back as
+    0.75-1.35x, as :func:`~isegan.model.alignment.align.place_on_page`), then warped back as
     alignment does: the geometry is unchanged, the pixels resampled twice."""
     height, width = image.shape[-2:]
     scale = _uniform(g, 0.75, 1.35)

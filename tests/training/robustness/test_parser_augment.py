@@ -7,7 +7,7 @@ from PIL import Image
 
 from isegan.model.parsing import load_parser
 from isegan.model.pipeline import parse_sketches
-from isegan.model.pretrained import default_parser_path
+from isegan.model.weights.pretrained import default_parser_path
 from isegan.training.face_parser.train import LabelledImage, ParserTrainConfig, train_parser
 
 

@@ -17,7 +17,7 @@ from isegan.model.labels import ISEGAN_8
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser, load_parser
 from isegan.model.pipeline import parse_sketches
-from isegan.model.pretrained import default_parser_path
+from isegan.model.weights.pretrained import default_parser_path
 from isegan.training.face_parser.robustness import (
     CLEAN,
     parser_robustness,

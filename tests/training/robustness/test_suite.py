@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.face_recognition import load_face_recognizer
+from isegan.model.identity.face_recognition import load_face_recognizer
 from isegan.model.pipeline import FacePipeline
 from isegan.training.evaluation.evaluate import greyscale
 from isegan.training.evaluation.identity import IdentityGallery

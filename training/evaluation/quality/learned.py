@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from isegan.model.errors import WeightsError
-from isegan.model.weights import read_torch_state_dict
+from isegan.model.weights.third_party import read_torch_state_dict
 
 LPIPS_NETWORKS = ("alex", "squeeze", "vgg")
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"

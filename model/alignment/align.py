@@ -20,9 +20,10 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from isegan.model.face_chips import CUFS_FIVE_POINTS, similarity_transform
-from isegan.model.five_points import FivePointLandmarker
-from isegan.model.landmarks import LEFT_IRIS_CENTRE, RIGHT_IRIS_CENTRE, FaceLandmarker
+from isegan.model.alignment.face_chips import CUFS_FIVE_POINTS, similarity_transform
+from isegan.model.alignment.five_points import FivePointLandmarker
+from isegan.model.alignment.landmarks import LEFT_IRIS_CENTRE, RIGHT_IRIS_CENTRE, FaceLandmarker
+from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.preprocess import to_rgb
 
 LandmarkBackend = Literal["dlib", "mediapipe"]
@@ -30,9 +31,8 @@ LandmarkBackend = Literal["dlib", "mediapipe"]
 #: is not already in the CUFS frame and leaves a supplied parsing map's frame alone.
 AlignMode = Literal["auto", "true", "false"]
 
-#: CUFS frame (width, height) and the mean iris centres (x, y) of its 288 photos and 288
+#: The mean iris centres in the CUFS frame (x, y) of its 288 photos and 288
 #: sketches as FaceMesh finds them (spread about 0.5 px), image-left eye first.
-CUFS_SIZE = (200, 250)
 CUFS_EYES = np.array([[74.80, 125.01], [125.11, 124.98]], dtype=np.float64)
 #: The same for dlib's 5-point model: the mid-points of each eye's two corners.
 CUFS_FIVE_POINT_EYES = np.stack([CUFS_FIVE_POINTS[2:4].mean(0), CUFS_FIVE_POINTS[0:2].mean(0)])

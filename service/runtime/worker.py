@@ -10,9 +10,14 @@ counted as wasted inferences. Jobs
 that may not share a batch (aligned and not aligned) wait for the next one. If a batch
 fails, each of its jobs is retried alone so one bad input cannot fail its neighbours.
 
-The same thread runs every other torch computation of the service (loading, warm-up, the
-watermark, ``/verify``'s reading), given to it with :meth:`InferenceWorker.run` and done
-before the next batch. torch's CPU kernels use OpenMP (GNU libgomp in the PyPI wheels),
+A job also carries which outputs it wants and, when the watermark is on, the marker: the
+worker turns each result into those images and marks the photos right after the batch,
+on its own thread, so a request visits the worker once and leaves with finished pixels
+(the route then only encodes, signs and audits).
+
+The same thread runs every other torch computation of the service (loading, warm-up,
+``/verify``'s reading), given to it with :meth:`InferenceWorker.run` and done before the
+next batch. torch's CPU kernels use OpenMP (GNU libgomp in the PyPI wheels),
 and each thread that starts a parallel region keeps its own team of pool threads. Once
 those teams together outnumber the cores, libgomp stops spinning between parallel
 regions and puts its threads to sleep after a few iterations, so every one of a
@@ -38,10 +43,12 @@ from typing import Protocol, TypeVar
 import numpy as np
 from PIL import Image
 
-from isegan.model.alignment import AlignMode
+from isegan.model.alignment.align import AlignMode
 from isegan.model.pipeline import PipelineResult, PipelineRun
-from isegan.service.batch_sizing import BatchSizer, BatchSizing
+from isegan.provenance.outputs import Output
+from isegan.provenance.render import Marked, PhotoMarker, output_images, unmarked
 from isegan.service.prometheus import ServiceMetrics
+from isegan.service.runtime.batch_sizing import BatchSizer, BatchSizing
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +78,9 @@ class DeviceBusyError(RuntimeError):
 @dataclass
 class JobOutcome:
     result: PipelineResult
+    outputs: Marked  # the wanted outputs as images, photos watermarked
     batch_size: int
-    stage_seconds: dict[str, float]  # the batch's stages, plus this job's queue wait
+    stage_seconds: dict[str, float]  # the batch's stages, this job's queue wait and mark
 
 
 @dataclass
@@ -80,6 +88,8 @@ class Job:
     sketch: Image.Image
     align: AlignMode
     sketch_parsing: np.ndarray | None
+    outputs: tuple[Output, ...]
+    marker: PhotoMarker | None
     deadline: float  # time.monotonic() after which nobody wants the answer
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[JobOutcome]
@@ -87,6 +97,11 @@ class Job:
 
     def batch_key(self) -> AlignMode:
         return self.align
+
+    def finish(self, result: PipelineResult) -> Marked:
+        """The wanted outputs of ``result``, photos marked (on the worker's thread)."""
+        images = output_images(result, self.outputs, self.sketch)
+        return self.marker.mark(images) if self.marker is not None else unmarked(images)
 
     def abandoned(self, now: float) -> bool:
         return self.future.cancelled() or now > self.deadline
@@ -204,9 +219,12 @@ class InferenceWorker:
         align: AlignMode,
         sketch_parsing: np.ndarray | None,
         timeout_s: float,
+        outputs: tuple[Output, ...] = (Output.PHOTO,),
+        marker: PhotoMarker | None = None,
     ) -> JobOutcome:
-        """Queue one sketch and wait for its result. Raises QueueFullError,
-        WorkerStoppedError, TimeoutError, or the pipeline's own error for this input."""
+        """Queue one sketch and wait for its outputs (photos marked by ``marker``).
+        Raises QueueFullError, WorkerStoppedError, TimeoutError, or the pipeline's own
+        error for this input."""
         if not self._accepting:
             raise WorkerStoppedError("the service is shutting down")
         loop = asyncio.get_running_loop()
@@ -214,6 +232,8 @@ class InferenceWorker:
             sketch=sketch,
             align=align,
             sketch_parsing=sketch_parsing,
+            outputs=outputs,
+            marker=marker,
             deadline=time.monotonic() + timeout_s,
             loop=loop,
             future=loop.create_future(),
@@ -348,11 +368,20 @@ class InferenceWorker:
         self.metrics.batch_size.observe(len(live))
         self.metrics.observe_stages(stages)
         for job, result in zip(live, run.results, strict=True):
-            if job.abandoned(finished):
-                self.metrics.wasted_inferences.inc()
             waited = now - job.enqueued
             self.metrics.stage_seconds.labels("queue").observe(waited)
-            job.resolve(JobOutcome(result, len(live), {"queue": waited, **stages}))
+            if job.abandoned(time.monotonic()):  # nobody reads it: no mark, no record number
+                self.metrics.wasted_inferences.inc()
+                job.resolve(TimeoutError("the request's deadline passed during inference"))
+                continue
+            try:
+                marked = job.finish(result)
+            except Exception as error:
+                job.resolve(error)
+                continue
+            self.metrics.stage_seconds.labels("watermark").observe(marked.seconds)
+            seconds = {"queue": waited, **stages, "watermark": marked.seconds}
+            job.resolve(JobOutcome(result, marked, len(live), seconds))
 
     def _infer(self, jobs: list[Job]) -> PipelineRun:
         parsings = [job.sketch_parsing for job in jobs]

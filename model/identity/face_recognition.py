@@ -26,9 +26,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from isegan.model.dlib_format import DlibFormatError, read_network
+from isegan.model.alignment.face_chips import CHIP_SIZE, cufs_chip_matrix, extract_chips
 from isegan.model.errors import MissingComponentError, WeightsError
-from isegan.model.face_chips import CHIP_SIZE, cufs_chip_matrix, extract_chips
+from isegan.model.identity.dlib_format import DlibFormatError, read_network
 from isegan.model.networks.face_resnet import DlibFaceResNet, dlib_layer_specs
 from isegan.model.stamps import file_sha256
 

@@ -12,22 +12,24 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from isegan.model.alignment.five_points import locate_five_point_model
+from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.device import resolve_device
 from isegan.model.errors import MissingComponentError, WeightsError
-from isegan.model.five_points import locate_five_point_model
 from isegan.model.pipeline import FacePipeline
-from isegan.model.pretrained import default_generator_path, default_parser_path
 from isegan.model.stamps import file_sha256
 from isegan.model.version import code_version
+from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.provenance.audit import AuditLog
 from isegan.provenance.credentials import CredentialSigner
-from isegan.provenance.installation import Installation, RecordNumbers
+from isegan.provenance.installation import Installation
+from isegan.provenance.render import PhotoMarker
 from isegan.provenance.signing import SigningSetup, choose_signing, installations_in_roots
+from isegan.provenance.stamp import Stamper
 from isegan.provenance.watermark import Watermarker
 from isegan.service.prometheus import ServiceMetrics
+from isegan.service.runtime.worker import InferenceWorker
 from isegan.service.settings import ServiceSettings
-from isegan.service.uploads import UploadLimits
-from isegan.service.worker import InferenceWorker
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +47,12 @@ class ServiceState:
     #: Installations whose watermark POST /verify can read: this one and those named by
     #: the trusted roots (set at start; neither changes while the service runs).
     known_installations: list[str] = field(default_factory=list)
-    records: RecordNumbers | None = None
     watermarker: Watermarker | None = None
+    marker: PhotoMarker | None = None  # marks each request's photos (watermark on)
+    stamper: Stamper | None = None  # files and record of each request
     ready: bool = False
     stopping: bool = False
     code_version: str = field(default_factory=code_version)
-
-    @property
-    def limits(self) -> UploadLimits:
-        s = self.settings
-        return UploadLimits(max_pixels=s.max_pixels, min_side=s.min_side, formats=s.input_formats)
 
     @functools.cached_property
     def alignment_available(self) -> bool:
@@ -72,7 +70,7 @@ class ServiceState:
         """Load the model, open the audit log and the provenance set-up, start the worker
         after one warm-up inference; only then is the service ready. Blocking: call it
         off the event loop. Everything torch computes, from loading on, runs on the
-        worker's thread (``service/worker.py`` says why)."""
+        worker's thread (``service/runtime/worker.py`` says why)."""
         settings = self.settings
         self.worker = InferenceWorker(
             None,
@@ -89,6 +87,9 @@ class ServiceState:
             if settings.audit_log is not None:
                 self.audit = AuditLog(settings.audit_log)
             self._open_provenance(self.worker, pipeline.device)
+            self.stamper = Stamper(
+                pipeline.model_id, pipeline.parser_id, self.code_version, self.signer
+            )
             self.pipeline = pipeline
             self.worker.run(lambda: self._warm_up(pipeline))
         except BaseException:
@@ -121,9 +122,11 @@ class ServiceState:
         if settings.watermark == "on":
             precision = settings.watermark_precision
             watermarker = worker.run(lambda: Watermarker.load(precision=precision, device=device))
-            watermarker.runner = worker.run
+            watermarker.runner = worker.run  # /verify reads on the worker too
             self.watermarker = watermarker
-            self.records = self.installation.records()
+            self.marker = PhotoMarker(
+                watermarker, self.installation.id, self.installation.records()
+            )
 
     def _log_ready(self, pipeline: FacePipeline) -> None:
         settings = self.settings
@@ -153,7 +156,7 @@ class ServiceState:
         """One inference before traffic: allocations, kernel choices. A compiled pipeline
         has one graph per batch size, so every size the worker can form is compiled
         now, while the service is not ready, rather than on some request's time."""
-        blank = Image.new("RGB", (200, 250), "white")
+        blank = Image.new("RGB", CUFS_SIZE, "white")
         sizes = range(1, self.settings.max_batch_size + 1) if pipeline.options.compile else [1]
         for size in sizes:
             started = time.perf_counter()

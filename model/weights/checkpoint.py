@@ -23,7 +23,7 @@ from isegan.model.config import FrozenConfig, IseganConfig, ParserConfig, Prepro
 from isegan.model.errors import CheckpointError
 from isegan.model.stamps import file_sha256, utc_now
 from isegan.model.version import code_version
-from isegan.model.weights import load_matching_state_dict
+from isegan.model.weights.third_party import load_matching_state_dict
 
 FORMAT_VERSION = 1
 METADATA_KEY = "isegan"

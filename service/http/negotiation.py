@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from isegan.provenance.labels import OutputFormat
-from isegan.service.problems import ProblemError
+from isegan.service.http.problems import ProblemError, ProblemType
 
 Representation = Literal["json", "png", "jpeg", "webp"]
 
@@ -53,9 +53,7 @@ def negotiate(accept: str | None, requested_format: OutputFormat) -> Representat
             best = (quality, -order, choice)
     if best is None:
         raise ProblemError(
-            406,
-            "not-acceptable",
-            "Not acceptable",
+            ProblemType.NOT_ACCEPTABLE,
             f"cannot answer with any of {accept!r}; offered: application/json, image/png, "
             "image/jpeg, image/webp",
         )

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from isegan.model.colour import oklab_to_srgb, srgb_to_oklab
+from isegan.model.colour.spaces import oklab_to_srgb, srgb_to_oklab
 from isegan.model.labels import FaceClass
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from isegan.service.middleware import PUBLIC_PREFIXES
-from isegan.service.problems import Problem
+from isegan.service.http.middleware import PUBLIC_PREFIXES
+from isegan.service.http.problems import Problem
 
 API_DESCRIPTION = """
 Turns a face sketch into a photo with ISEGAN and returns the intermediate parsing map.

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from isegan.service.page_headers import is_public_path, page_headers
-from isegan.service.problems import PROBLEM_MEDIA_TYPE, problem_body
+from isegan.service.http.page_headers import is_public_path, page_headers
+from isegan.service.http.problems import PROBLEM_MEDIA_TYPE, ProblemType, problem_body
+from isegan.service.http.request_context import set_request_id
 from isegan.service.prometheus import ServiceMetrics
-from isegan.service.request_context import set_request_id
 
 logger = logging.getLogger("isegan.service.access")
 
@@ -31,17 +31,18 @@ def _public(path: str) -> bool:
 async def send_problem(
     scope: Scope,
     send: Send,
-    status: int,
-    slug: str,
-    title: str,
+    problem: ProblemType,
     detail: str,
     headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
-    body = json.dumps(problem_body(scope.get("path", ""), status, slug, title, detail)).encode()
+    path = scope.get("path", "")
+    body = json.dumps(
+        problem_body(path, problem.status, problem.slug, problem.title, detail)
+    ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": problem.status,
             "headers": [
                 (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
@@ -135,9 +136,7 @@ class ApiKeyMiddleware:
         await send_problem(
             scope,
             send,
-            401,
-            "unauthorized",
-            "Unauthorized",
+            ProblemType.UNAUTHORIZED,
             "a valid API key is required (Authorization: Bearer KEY or X-API-Key: KEY)",
             [(b"www-authenticate", b'Bearer realm="isegan"')],
         )
@@ -163,7 +162,7 @@ class BodySizeLimitMiddleware:
         detail = f"the request body is larger than the {self.limit}-byte limit"
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await send_problem(scope, send, 413, "payload-too-large", "Payload too large", detail)
+            await send_problem(scope, send, ProblemType.PAYLOAD_TOO_LARGE, detail)
             return
         received = 0
         exceeded = False
@@ -194,7 +193,7 @@ class BodySizeLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not response_started:
-            await send_problem(scope, send, 413, "payload-too-large", "Payload too large", detail)
+            await send_problem(scope, send, ProblemType.PAYLOAD_TOO_LARGE, detail)
 
 
 class SecurityHeadersMiddleware:

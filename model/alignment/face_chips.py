@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from isegan.model.cufs_frame import CUFS_SIZE
+
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 #: dlib's 5-point template (``get_face_chip_details``) in the unit square, in the order
@@ -34,11 +36,10 @@ DLIB_FIVE_POINT_TEMPLATE = np.array(
         [0.4901123135679, 0.6277975316475],
     ]
 )
-#: CUFS frame (width, height) and the mean 5-point landmarks (x, y) dlib's frontal
+#: The mean 5-point landmarks (x, y) dlib's frontal
 #: detector and 5-point model find on the 288 bundled CUFS photos (all 288 found;
 #: per-coordinate spread 0.9-1.7 px, 3.1 px for the nose's height), from
 #: ``scripts/derive_cufs_chip.py``.
-CUFS_SIZE = (200, 250)
 CUFS_FIVE_POINTS = np.array(
     [
         [135.03, 126.46],

@@ -26,8 +26,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from isegan.service.middleware import send_problem
-from isegan.service.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from isegan.service.http.middleware import send_problem
+from isegan.service.http.problems import PROBLEM_MEDIA_TYPE, ProblemType
 
 _HEADER_TIMEOUT_DETAIL = "the request headers did not arrive in time"
 
@@ -35,9 +35,9 @@ _HEADER_TIMEOUT_DETAIL = "the request headers did not arrive in time"
 def _timeout_response(detail: str) -> bytes:
     body = json.dumps(
         {
-            "type": PROBLEM_BASE + "request-timeout",
-            "title": "Request timeout",
-            "status": 408,
+            "type": ProblemType.REQUEST_TIMEOUT.uri,
+            "title": ProblemType.REQUEST_TIMEOUT.title,
+            "status": ProblemType.REQUEST_TIMEOUT.status,
             "detail": detail,
         }
     ).encode()
@@ -152,9 +152,8 @@ class BodyTimeoutMiddleware:
                 f"{time.monotonic() - started:.0f} s)"
             )
             await send_problem(
-                scope, send, 408, "request-timeout", "Request timeout", detail,
-                [(b"connection", b"close")],
-            )  # fmt: skip
+                scope, send, ProblemType.REQUEST_TIMEOUT, detail, [(b"connection", b"close")]
+            )
 
 
 def uvicorn_limits(settings: Any) -> dict[str, Any]:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import torch
 
-from isegan.model.checkpoint import (
+from isegan.model.config import IseganConfig
+from isegan.model.networks.generator import StageOneGenerator, StageTwoGenerator
+from isegan.model.weights.checkpoint import (
     GeneratorMetadata,
     check_no_stray_tensors,
     load_into,
     read_checkpoint,
     save_checkpoint,
 )
-from isegan.model.config import IseganConfig
-from isegan.model.networks.generator import StageOneGenerator, StageTwoGenerator
 
 STAGE1_PREFIX = "stage1"
 STAGE2_PREFIX = "stage2"

@@ -1,0 +1,1 @@
+"""Colour: perceptual colour spaces and differences, and the witness's colour hints."""

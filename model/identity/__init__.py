@@ -1,0 +1,2 @@
+"""Who a face shows: dlib's face-recognition ResNet in PyTorch, read from dlib's own
+serialisation format."""
