@@ -3,12 +3,14 @@ says why: a second OpenMP team slowed the pipeline 1.26-1.46x on two cores)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -46,6 +48,59 @@ def test_run_computes_on_the_worker_thread_and_passes_errors_back() -> None:
         worker.stop()
     # stopped: the task runs where it is given rather than waiting for a thread gone
     assert worker.run(threading.get_ident) == threading.get_ident()
+
+
+class OnePhotoPipeline:
+    """Stands in for the model (its speed and pixels are not under test): a real
+    PipelineResult whose photo is the sketch."""
+
+    def run(self, sketches, **_) -> PipelineRun:
+        from isegan.model.pipeline import PipelineResult
+
+        blank = np.zeros((250, 200), np.uint8)
+        return PipelineRun([PipelineResult(s, s, blank, blank) for s in sketches], StageTimings())
+
+
+def test_a_job_is_inferred_and_marked_in_one_visit_to_the_worker(tmp_path: Path) -> None:
+    """The real RivaGAN marker, watched: it marks the photo on the worker's thread, right
+    after the batch, and only the photo; the route gets finished pixels back."""
+    from isegan.provenance.installation import Installation
+    from isegan.provenance.outputs import Output
+    from isegan.provenance.render import Marked, PhotoMarker
+    from isegan.provenance.watermark import Watermarker
+
+    threads: list[int] = []
+
+    class WatchedMarker(PhotoMarker):
+        def mark(self, images) -> Marked:  # type: ignore[no-untyped-def]
+            threads.append(threading.get_ident())
+            return super().mark(images)
+
+    installation = Installation.open(tmp_path)
+    marker = WatchedMarker(Watermarker.load(), installation.id, installation.records())
+    worker = InferenceWorker(
+        OnePhotoPipeline(), device="test-compute-mark", metrics=ServiceMetrics(),
+        max_batch_size=2, max_batch_wait_s=0.0, queue_size=4,
+    )  # fmt: skip
+    worker.start()
+    rng = np.random.default_rng(0)
+    sketch = Image.fromarray(rng.integers(0, 256, (250, 200, 3), dtype=np.uint8))
+    try:
+        job = worker.submit(
+            sketch, align="false", sketch_parsing=None, timeout_s=60,
+            outputs=(Output.PHOTO, Output.PARSING), marker=marker,
+        )  # fmt: skip
+        outcome = asyncio.run(job)
+        assert threads == [worker._thread.ident]  # type: ignore[union-attr]
+    finally:
+        worker.stop()
+    marked = outcome.outputs
+    assert set(marked.images) == {Output.PHOTO, Output.PARSING}
+    assert marked.watermark is not None and marked.watermark["installation"] == installation.id
+    assert marked.images[Output.PHOTO].tobytes() != sketch.tobytes()  # the mark is in it
+    reading = marker.watermarker.read(marked.images[Output.PHOTO], [installation.id])
+    assert reading is not None and reading.record == marked.watermark["record"]
+    assert "watermark" in outcome.stage_seconds
 
 
 def test_tasks_are_not_refused_by_a_full_queue() -> None:
