@@ -8,7 +8,9 @@ sketch, each checkpoint's photo at 100 % (the size CUFS has), and the real photo
 
 The sketches are spread evenly over each source of the split (CUHK, AR: the same number
 from each, since their backgrounds differ); every model sees the same ones, with the
-bundled parser, in fp32 (the reference path).
+bundled parser (or its own: --parser-for LABEL=PATH), in fp32 (the reference path).
+With --kinds faint,ink,... each sketch is also shown in those robustness renderings, one
+row per (sketch, kind), and --canonicalise on runs the models as the service does.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from pathlib import Path
 from PIL import Image
 
 from isegan.cli.arguments import labelled_path
+from isegan.model.canonicalise import CanonicaliseConfig
 from isegan.model.inference import InferenceOptions
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_parser_path
 from isegan.training.contact_sheet import contact_sheet
 from isegan.training.pairs import PairFolder
+from isegan.training.robustness.suite import parse_kinds, render_split
 
 
 def spread(ids: list[str], count: int) -> list[str]:
@@ -50,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL=PATH", help="a generator checkpoint and its column label (repeat)",
     )  # fmt: skip
     parser.add_argument("--parser", type=Path, help="face parser (default: the bundled one)")
+    parser.add_argument(
+        "--parser-for", type=labelled_path, action="append", default=[], metavar="LABEL=PATH",
+        help="the face parser of one checkpoint, where it differs (repeat)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kinds", default="", help="robustness renderings to add, comma-separated, e.g. faint,ink"
+    )
+    parser.add_argument("--canonicalise", choices=("on", "off"), default="off")
     parser.add_argument("--split", default="test")
     parser.add_argument("--count", type=int, default=12, help="test sketches (default 12)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="image to write")
@@ -64,17 +76,27 @@ def main(argv: list[str] | None = None) -> int:
     parser_path = args.parser or default_parser_path()
     if parser_path is None:
         raise SystemExit("no face parser given and none bundled: pass --parser")
-    columns = [("sketch", sketches)]
+    parsers = dict(args.parser_for)
+    kinds = parse_kinds(args.kinds) if args.kinds else ()
+    inputs, captions, reals = list(sketches), list(chosen), list(photos)
+    for kind in kinds:
+        inputs += render_split(kind, sketches, photos)
+        captions += [f"{pair_id} {kind}" for pair_id in chosen]
+        reals += photos
+    columns = [("sketch", inputs)]
     for label, checkpoint in args.checkpoint:
         pipeline = FacePipeline.from_files(
-            checkpoint, parser_path, "cpu", options=InferenceOptions.reference()
-        )
-        columns.append((label, [r.photo for r in pipeline(sketches, align="false")]))
-    columns.append(("real", photos))
+            checkpoint, parsers.get(label, parser_path), "cpu",
+            options=InferenceOptions.reference(),
+        )  # fmt: skip
+        if args.canonicalise == "on":
+            pipeline.canonicalise = CanonicaliseConfig()
+        columns.append((label, [r.photo for r in pipeline(inputs, align="false")]))
+    columns.append(("real", reals))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows = [[tiles[r] for _, tiles in columns] for r in range(len(chosen))]
+    rows = [[tiles[r] for _, tiles in columns] for r in range(len(inputs))]
     sheet = contact_sheet(
-        rows, captions=chosen, legend=False, column_labels=[label for label, _ in columns]
+        rows, captions=captions, legend=False, column_labels=[label for label, _ in columns]
     )
     sheet.save(args.out, quality=92)
     print(f"{args.out}: {len(chosen)} sketches ({', '.join(chosen)})")
