@@ -33,8 +33,11 @@ elif [ -f "$carry" ]; then
 elif [ -n "${INIT_FROM:-}" ]; then
     start=(--resume "$INIT_FROM")
 fi
+# RECIPE=v3 trains at V3_RECIPE (the third bundled model's budget, validation slice held out)
+recipe=("${BUNDLED_RECIPE[@]}")
+[ "${RECIPE:-bundled}" = v3 ] && recipe=("${V3_RECIPE[@]}")
 "$isegan" train --preset "${PRESET:-recommended}" --data "$data" --out "$run" \
-    "${BUNDLED_RECIPE[@]}" "${start[@]}"
+    "${recipe[@]}" "${start[@]}"
 if [ "${INSTALL:-1}" = 1 ]; then
     "$python" scripts/install_default_model.py "$run/generator.safetensors" --data "$data"
 fi
