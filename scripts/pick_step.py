@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run(command, check=True)
     scores = ranked(json.loads((out / "metrics.json").read_text())["results"])
     best = max(scores, key=lambda name: (scores[name], -step_of(name)))
-    choice = {"rule": __doc__.split("\n\n")[2], "scores": scores, "choice": best}
+    choice = {"rule": __doc__.split("\n\n")[3].strip(), "scores": scores, "choice": best}
     (out / "choice.json").write_text(json.dumps(choice, indent=2))
     for name, value in sorted(scores.items(), key=lambda item: step_of(item[0])):
         print(f"{name}: {value:.4f}{'  <- chosen' if name == best else ''}")
