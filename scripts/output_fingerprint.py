@@ -2,7 +2,9 @@
 every format, with signing and the watermark off and the code version held fixed: run it
 before and after a refactor and diff the two listings (byte-for-byte the same outputs).
 
-    python scripts/output_fingerprint.py DATA_DIR [--count 2] > before.txt
+    python scripts/output_fingerprint.py DATA [--count 2] [--checkpoint G --parser P] > before.txt
+
+--checkpoint/--parser hold the weights fixed across a change of the bundled model.
 """
 
 from __future__ import annotations
@@ -47,9 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="CUFS pair folder (sketches/, test.txt)")
     parser.add_argument("--count", type=int, default=2, help="test sketches (default 2)")
+    parser.add_argument("--checkpoint", type=Path, help="generator (default: the bundled one)")
+    parser.add_argument("--parser", type=Path, help="face parser (default: the bundled one)")
     args = parser.parse_args(argv)
     ids = (args.data / "test.txt").read_text().split()[: args.count]
-    url, server = serve(ServiceSettings(c2pa="off", watermark="off", audit_log=None))
+    settings = ServiceSettings(
+        c2pa="off", watermark="off", audit_log=None, checkpoint=args.checkpoint,
+        parser=args.parser,
+    )  # fmt: skip
+    url, server = serve(settings)
     for sketch_id in ids:
         sketch = (args.data / "sketches" / f"{sketch_id}.png").read_bytes()
         files = {"sketch": ("sketch.png", sketch, "image/png")}
