@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # torch is imported where it is used: the HTTP client reads the
+    import torch  # class names and colours from here, and must not load torch
 
 
 class FaceClass(IntEnum):
@@ -66,6 +69,8 @@ class LabelScheme:
 
     def mapping_matrix(self) -> torch.Tensor:
         """(source classes x 8) 0/1 matrix; row s has a 1 at the class s maps to."""
+        import torch
+
         matrix = torch.zeros(self.num_classes, NUM_FACE_CLASSES)
         for source, target in enumerate(self.to_face_class):
             matrix[source, int(target)] = 1.0
@@ -129,6 +134,8 @@ def to_face_probabilities(probabilities: torch.Tensor, scheme: LabelScheme) -> t
             f"expected (B, {scheme.num_classes}, H, W) probabilities for {scheme.name!r}, "
             f"got {tuple(probabilities.shape)}"
         )
+    import torch
+
     matrix = scheme.mapping_matrix().to(device=probabilities.device, dtype=probabilities.dtype)
     return torch.einsum("bshw,sc->bchw", probabilities, matrix)
 

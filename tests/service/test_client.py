@@ -45,3 +45,14 @@ def test_clients_retry_503_and_raise_problem_errors(
             with pytest.raises(ServiceError, match="HTTP 415") as caught:
                 client.synthesize(b"not an image at all")
             assert caught.value.problem["type"].endswith("unsupported-image-format")
+
+
+def test_the_client_imports_no_torch() -> None:
+    """A tool that only calls the service installs and starts without torch's weight:
+    importing the client, in a fresh interpreter, loads no torch."""
+    import subprocess
+    import sys
+
+    probe = "import sys, isegan.service.client; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
