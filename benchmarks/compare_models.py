@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from isegan.cli.arguments import labelled_path
-from isegan.model.inference import InferenceOptions
+from isegan.model.inference_options import InferenceOptions
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_parser_path
 

@@ -34,7 +34,7 @@ from torch import nn
 from torch.ao.quantization import get_default_qconfig_mapping
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
-from isegan.model.inference import InferenceOptions
+from isegan.model.inference_options import InferenceOptions
 from isegan.model.networks.generator import MultiEncoderUNet
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path

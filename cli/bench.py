@@ -27,7 +27,7 @@ from isegan.cli.weights import add_parser_options, parser_weights, require_weigh
 from isegan.model.config import GeneratorConfig, IseganConfig, ParserConfig
 from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.device import resolve_device
-from isegan.model.inference import InferenceOptions, native_bf16, resolve_precision
+from isegan.model.inference_options import InferenceOptions, native_bf16, resolve_precision
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser, load_parser
 from isegan.model.pipeline import FacePipeline

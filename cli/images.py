@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from isegan.model.labels import parsing_to_image
+from isegan.model.face_classes import parsing_to_image
 
 
 class InputError(ValueError):

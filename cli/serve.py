@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from isegan.model.inference import PRECISIONS
+from isegan.model.inference_options import PRECISIONS
 from isegan.service.settings import SETTINGS_FILE_VARIABLE, ServiceSettings
 
 #: Flag -> settings field, for the flags that override settings.

@@ -16,7 +16,7 @@ from isegan.cli.images import InputError, expand_inputs, output_stems, read_imag
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
 from isegan.model.alignment.align import AlignMode
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
-from isegan.model.inference import PRECISIONS, InferenceOptions
+from isegan.model.inference_options import PRECISIONS, InferenceOptions
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.version import code_version
 from isegan.model.weights.pretrained import default_generator_path

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from isegan.model.inference import PRECISIONS
+from isegan.model.inference_options import PRECISIONS
 from isegan.model.parsing import PARSER_BACKENDS
 from isegan.training.gan.config import PRESETS, build_config
 from isegan.training.gan.data import prepare_data

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from isegan.model.cufs_frame import CUFS_HEIGHT, CUFS_WIDTH
-from isegan.model.labels import LABEL_SCHEMES, NUM_FACE_CLASSES
+from isegan.model.face_classes import LABEL_SCHEMES, NUM_FACE_CLASSES
 
 NormKind = Literal["batch", "instance", "none"]
 

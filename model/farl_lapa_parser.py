@@ -23,7 +23,7 @@ from isegan.model.alignment.landmarks import (
     RIGHT_IRIS_CENTRE,
     FaceLandmarker,
 )
-from isegan.model.labels import LAPA_11, to_face_probabilities
+from isegan.model.face_classes import LAPA_11, to_face_probabilities
 
 FIVE_POINTS = (RIGHT_IRIS_CENTRE, LEFT_IRIS_CENTRE, NOSE_TIP, *MOUTH_CORNERS)
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from isegan.model.config import ParserConfig
 from isegan.model.errors import WeightsError
-from isegan.model.labels import get_label_scheme, to_face_probabilities
+from isegan.model.face_classes import get_label_scheme, to_face_probabilities
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.networks.vgg import IMAGENET_MEAN, IMAGENET_STD
 from isegan.model.stamps import file_sha256

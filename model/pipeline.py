@@ -29,7 +29,8 @@ from isegan.model.alignment.align import (
 from isegan.model.alignment.five_points import FivePointLandmarker
 from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
 from isegan.model.device import resolve_device
-from isegan.model.inference import (
+from isegan.model.face_classes import NUM_FACE_CLASSES
+from isegan.model.inference_options import (
     InferenceOptions,
     autocast,
     channels_last_input,
@@ -37,7 +38,6 @@ from isegan.model.inference import (
     prepare,
     resolve_precision,
 )
-from isegan.model.labels import NUM_FACE_CLASSES
 from isegan.model.parsing import FaceParser, ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
 from isegan.model.stamps import file_sha256

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from isegan.provenance.labels import DIGITAL_SOURCE_TYPE
+from isegan.provenance.media_labels import DIGITAL_SOURCE_TYPE
 
 ASSERTION_LABEL = "dev.isegan.provenance"
 ROOT_FILE, CHAIN_FILE, KEY_FILE = "isegan-root.pem", "isegan-signer-chain.pem", "isegan-signer.key"

@@ -22,11 +22,11 @@ from typing import Any
 
 from PIL import Image
 
-from isegan.model.labels import parsing_to_image
+from isegan.model.face_classes import parsing_to_image
 from isegan.model.pipeline import PipelineResult
 from isegan.provenance.credentials import CredentialSigner
 from isegan.provenance.installation import RecordNumbers
-from isegan.provenance.labels import EmbeddedFacts, OutputFormat, encode_image
+from isegan.provenance.media_labels import EmbeddedFacts, OutputFormat, encode_image
 from isegan.provenance.outputs import Output
 from isegan.provenance.watermark import Watermarker
 

@@ -20,7 +20,7 @@ from PIL import Image
 from isegan.model.stamps import utc_now
 from isegan.provenance.credentials import CredentialSigner
 from isegan.provenance.custody import Custody
-from isegan.provenance.labels import EmbeddedFacts, OutputFormat, ProvenanceRecord, sha256_hex
+from isegan.provenance.media_labels import EmbeddedFacts, OutputFormat, ProvenanceRecord, sha256_hex
 from isegan.provenance.outputs import Output
 from isegan.provenance.render import Marked, Rendered, Signing, render_outputs
 

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from isegan.model.inference import resolve_precision
+from isegan.model.inference_options import resolve_precision
 from isegan.provenance.fft_conv import use_fft_convolutions
 from isegan.provenance.installation import WATERMARK_RECORD_BITS, watermark_record
 from isegan.provenance.rivagan import (

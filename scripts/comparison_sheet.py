@@ -23,7 +23,7 @@ from PIL import Image
 
 from isegan.cli.arguments import labelled_path
 from isegan.model.canonicalise import CanonicaliseConfig
-from isegan.model.inference import InferenceOptions
+from isegan.model.inference_options import InferenceOptions
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_parser_path
 from isegan.training.contact_sheet import contact_sheet

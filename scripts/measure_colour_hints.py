@@ -23,8 +23,8 @@ from PIL import Image
 
 from isegan.model.colour.hints import PALETTES, ColourHint, HintRegion, apply_hints
 from isegan.model.colour.spaces import ciede2000, srgb_to_cielab
+from isegan.model.face_classes import FaceClass
 from isegan.model.identity.face_recognition import load_face_recognizer
-from isegan.model.labels import FaceClass
 from isegan.model.pipeline import FacePipeline, parse_sketches
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.contact_sheet import contact_sheet

@@ -17,7 +17,7 @@ from isegan.model.alignment.align import AlignMode
 from isegan.model.pipeline import FacePipeline
 from isegan.provenance.audit import AuditLog
 from isegan.provenance.custody import HEADERS, RULES, Custody, CustodyError, parse_custody
-from isegan.provenance.labels import OutputFormat
+from isegan.provenance.media_labels import OutputFormat
 from isegan.provenance.outputs import DEFAULT_OUTPUTS, Output
 from isegan.provenance.render import PhotoMarker
 from isegan.provenance.stamp import Stamper

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from isegan.model.labels import FACE_CLASS_COLOURS, FACE_CLASS_NAMES
-from isegan.provenance.labels import ProvenanceRecord
+from isegan.model.face_classes import FACE_CLASS_COLOURS, FACE_CLASS_NAMES
+from isegan.provenance.media_labels import ProvenanceRecord
 from isegan.provenance.outputs import REQUESTABLE
 
 #: What ``outputs`` may name, from the one list (isegan.provenance.outputs).

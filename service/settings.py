@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
-from isegan.model.inference import InferenceOptions, Precision
+from isegan.model.inference_options import InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
 from isegan.provenance.watermark import WatermarkPrecision

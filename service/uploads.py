@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from isegan.model.labels import parsing_from_image
+from isegan.model.face_classes import parsing_from_image
 from isegan.model.preprocess import to_rgb
 from isegan.service.http.problems import ProblemError, ProblemType
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from isegan.model.labels import FACE_CLASS_COLOURS, FACE_CLASS_NAMES, colourise
+from isegan.model.face_classes import FACE_CLASS_COLOURS, FACE_CLASS_NAMES, colourise
 
 
 def overlay(image: Image.Image, class_map: np.ndarray, opacity: float = 0.5) -> Image.Image:

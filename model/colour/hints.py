@@ -23,7 +23,7 @@ from PIL import Image
 from scipy import ndimage
 
 from isegan.model.colour.spaces import oklab_to_srgb, srgb_to_oklab
-from isegan.model.labels import FaceClass
+from isegan.model.face_classes import FaceClass
 
 
 class HintRegion(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from isegan.provenance.labels import OutputFormat
+from isegan.provenance.media_labels import OutputFormat
 from isegan.service.http.problems import ProblemError, ProblemType
 
 Representation = Literal["json", "png", "jpeg", "webp"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from isegan.service.routes import health, metrics, model, synthesize, verify
+from isegan.service.routes import health, metrics, model_info, synthesize, verify
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     metrics.router,
-    model.router,
+    model_info.router,
     verify.router,
     synthesize.router,
 )

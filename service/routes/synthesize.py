@@ -30,7 +30,7 @@ from isegan.model.alignment.align import NoFaceFoundError
 from isegan.model.alignment.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
 from isegan.provenance.audit import AuditLog, AuditUnavailableError
 from isegan.provenance.custody import Custody
-from isegan.provenance.labels import OutputFormat
+from isegan.provenance.media_labels import OutputFormat
 from isegan.provenance.outputs import Output
 from isegan.provenance.render import Marked
 from isegan.provenance.stamp import Stamped, Stamper, Upload, media_type_of

@@ -83,7 +83,7 @@ class ServiceState:
         )
         self.worker.start()
         try:
-            pipeline = self.worker.run(lambda: load_pipeline(settings))
+            pipeline = self.worker.run_on_thread(lambda: load_pipeline(settings))
             if settings.audit_log is not None:
                 self.audit = AuditLog(settings.audit_log)
             self._open_provenance(self.worker, pipeline.device)
@@ -91,7 +91,7 @@ class ServiceState:
                 pipeline.model_id, pipeline.parser_id, self.code_version, self.signer
             )
             self.pipeline = pipeline
-            self.worker.run(lambda: self._warm_up(pipeline))
+            self.worker.run_on_thread(lambda: self._warm_up(pipeline))
         except BaseException:
             self.worker.stop()
             raise
@@ -121,8 +121,10 @@ class ServiceState:
         )
         if settings.watermark == "on":
             precision = settings.watermark_precision
-            watermarker = worker.run(lambda: Watermarker.load(precision=precision, device=device))
-            watermarker.runner = worker.run  # /verify reads on the worker too
+            watermarker = worker.run_on_thread(
+                lambda: Watermarker.load(precision=precision, device=device)
+            )
+            watermarker.runner = worker.run_on_thread  # /verify reads on the worker too
             self.watermarker = watermarker
             self.marker = PhotoMarker(
                 watermarker, self.installation.id, self.installation.records()

@@ -16,7 +16,7 @@ on its own thread, so a request visits the worker once and leaves with finished 
 (the route then only encodes, signs and audits).
 
 The same thread runs every other torch computation of the service (loading, warm-up,
-``/verify``'s reading), given to it with :meth:`InferenceWorker.run` and done before the
+``/verify``'s reading), given to it with :meth:`InferenceWorker.run_on_thread` and done before the
 next batch. torch's CPU kernels use OpenMP (GNU libgomp in the PyPI wheels),
 and each thread that starts a parallel region keeps its own team of pool threads. Once
 those teams together outnumber the cores, libgomp stops spinning between parallel
@@ -132,7 +132,7 @@ class SketchPipeline(Protocol):
 
 
 class InferenceWorker:
-    """The thread that owns the model. ``pipeline`` may be given later, once :meth:`run`
+    """The thread that owns the model. ``pipeline`` may be given later, once :meth:`run_on_thread`
     has loaded it on this thread; jobs are taken only when there is one."""
 
     def __init__(
@@ -179,11 +179,11 @@ class InferenceWorker:
         self._thread.start()
 
     def serve(self, pipeline: SketchPipeline) -> None:
-        """Start taking jobs for ``pipeline`` (loaded with :meth:`run`)."""
+        """Start taking jobs for ``pipeline`` (loaded with :meth:`run_on_thread`)."""
         self.pipeline = pipeline
         self._accepting = True
 
-    def run(self, task: Callable[[], T]) -> T:
+    def run_on_thread(self, task: Callable[[], T]) -> T:
         """``task()`` computed on the worker's thread, before its next batch; blocks the
         caller (never call it from the event loop). On the worker's own thread, or once
         the thread has ended, the task runs where it is given."""

@@ -19,7 +19,7 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, FileChooser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from isegan.model.labels import FACE_CLASS_NAMES
+from isegan.model.face_classes import FACE_CLASS_NAMES
 from tests.browser.conftest import PageWatch
 
 RESULT_TIMEOUT_MS = 60_000

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model.labels import parsing_from_image
+from isegan.model.face_classes import parsing_from_image
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from isegan.model.inference import InferenceOptions
-from isegan.model.labels import FaceClass
+from isegan.model.face_classes import FaceClass
+from isegan.model.inference_options import InferenceOptions
 from isegan.model.parsing import load_parser
 from isegan.model.pipeline import FacePipeline
 from isegan.model.preprocess import image_to_tensor

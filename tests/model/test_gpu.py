@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from isegan.model.inference import InferenceOptions
+from isegan.model.inference_options import InferenceOptions
 from isegan.model.pipeline import FacePipeline
 
 pytestmark = pytest.mark.gpu

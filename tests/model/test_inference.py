@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 from isegan.model.config import GeneratorConfig, IseganConfig
-from isegan.model.inference import (
+from isegan.model.inference_options import (
     InferenceOptions,
     fold_batchnorm,
     native_bf16,

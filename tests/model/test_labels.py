@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from isegan.model.labels import (
+from isegan.model.face_classes import (
     CELEBAMASK_HQ_19,
     FACE_CLASS_NAMES,
     ISEGAN_8,

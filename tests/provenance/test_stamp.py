@@ -13,7 +13,7 @@ from PIL import Image
 
 from isegan.provenance.credentials import CredentialSigner, Verdict, check, generate_dev_chain
 from isegan.provenance.custody import parse_custody
-from isegan.provenance.labels import XMP_PNG_KEYWORD
+from isegan.provenance.media_labels import XMP_PNG_KEYWORD
 from isegan.provenance.outputs import Output
 from isegan.provenance.render import Marked, unmarked
 from isegan.provenance.stamp import Stamper, Upload

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegan.model import inference
+from isegan.model import inference_options as inference
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.provenance.rivagan import load_rivagan

@@ -37,17 +37,20 @@ def test_run_computes_on_the_worker_thread_and_passes_errors_back() -> None:
     worker = _worker("thread")
     worker.start()
     try:
-        assert worker.run(threading.get_ident) == worker._thread.ident  # type: ignore[union-attr]
-        assert worker.run(threading.get_ident) != threading.get_ident()
+        assert worker.run_on_thread(threading.get_ident) == worker._thread.ident  # type: ignore[union-attr]
+        assert worker.run_on_thread(threading.get_ident) != threading.get_ident()
         # a task that gives a task (as the watermark does inside the render) runs inline
-        assert worker.run(lambda: worker.run(threading.get_ident)) == worker._thread.ident  # type: ignore[union-attr]
+        assert (
+            worker.run_on_thread(lambda: worker.run_on_thread(threading.get_ident))
+            == worker._thread.ident
+        )  # type: ignore[union-attr]
         with pytest.raises(ZeroDivisionError):
-            worker.run(lambda: 1 / 0)
-        assert worker.run(lambda: 42) == 42  # the thread survived the error
+            worker.run_on_thread(lambda: 1 / 0)
+        assert worker.run_on_thread(lambda: 42) == 42  # the thread survived the error
     finally:
         worker.stop()
     # stopped: the task runs where it is given rather than waiting for a thread gone
-    assert worker.run(threading.get_ident) == threading.get_ident()
+    assert worker.run_on_thread(threading.get_ident) == threading.get_ident()
 
 
 class OnePhotoPipeline:
@@ -108,7 +111,7 @@ def test_tasks_are_not_refused_by_a_full_queue() -> None:
     worker = _worker("full")
     worker.start()
     try:
-        results = [worker.run(lambda i=i: i * i) for i in range(3 * worker.queue_size)]
+        results = [worker.run_on_thread(lambda i=i: i * i) for i in range(3 * worker.queue_size)]
     finally:
         worker.stop()
     assert results == [i * i for i in range(3 * worker.queue_size)]

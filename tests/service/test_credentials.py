@@ -21,7 +21,7 @@ from isegan.provenance.credentials import (
     check,
     generate_dev_chain,
 )
-from isegan.provenance.labels import DIGITAL_SOURCE_TYPE
+from isegan.provenance.media_labels import DIGITAL_SOURCE_TYPE
 
 ISEGAN = str(Path(sys.executable).with_name("isegan"))
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from isegan.model.pipeline import FacePipeline
-from isegan.provenance.labels import EmbeddedFacts
+from isegan.provenance.media_labels import EmbeddedFacts
 from isegan.provenance.render import output_images, render_outputs
 from isegan.service.settings import ServiceSettings
 from tests.service.conftest import service_settings

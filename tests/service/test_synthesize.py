@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT
-from isegan.model.labels import FACE_CLASS_COLOURS, NUM_FACE_CLASSES, parsing_to_image
+from isegan.model.face_classes import FACE_CLASS_COLOURS, NUM_FACE_CLASSES, parsing_to_image
 from isegan.model.pipeline import FacePipeline
 from isegan.model.stamps import file_sha256
 from isegan.provenance.audit import verify_audit_log
-from isegan.provenance.labels import DIGITAL_SOURCE_TYPE, IPTC_EXT_NS, ISEGAN_NS
+from isegan.provenance.media_labels import DIGITAL_SOURCE_TYPE, IPTC_EXT_NS, ISEGAN_NS
 from isegan.provenance.watermark import Watermarker
 from tests.service.conftest import service_settings
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from isegan.model.labels import parsing_to_image
+from isegan.model.face_classes import parsing_to_image
 from isegan.training.face_parser.label_cache import PseudoLabelCache
 from isegan.training.face_parser.train import load_labelled
 from isegan.training.pairs import PairFolder, read_rgb

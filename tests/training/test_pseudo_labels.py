@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from isegan.model.alignment import landmarks as lm
-from isegan.model.labels import FaceClass
+from isegan.model.face_classes import FaceClass
 from isegan.training.face_parser.pseudo_labels import label_pair
 from isegan.training.pairs import PairFolder
 from tests.extras import require_module

@@ -195,7 +195,7 @@ def test_training_precision_resolves_to_what_the_device_runs(
 ) -> None:
     """bf16 on a CPU without native bf16 is emulated (16x slower than fp32 measured on an
     AVX2 CPU), so the trainer runs fp32 there and records what it ran."""
-    import isegan.model.inference as inference
+    import isegan.model.inference_options as inference
 
     monkeypatch.setattr(inference, "native_bf16", lambda device: native)
     trainer = trainer_factory(tmp_path, "full", max_steps=1, precision=asked)

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from isegan.model.labels import FACE_CLASS_NAMES, parsing_to_image
+from isegan.model.face_classes import FACE_CLASS_NAMES, parsing_to_image
 from isegan.model.pipeline import FacePipeline
 from isegan.training.contact_sheet import contact_sheet, overlay
 from isegan.training.evaluation.identity import IdentityGallery

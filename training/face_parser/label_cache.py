@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from isegan.model.labels import parsing_from_image, parsing_to_image
+from isegan.model.face_classes import parsing_from_image, parsing_to_image
 from isegan.model.stamps import file_sha256
 from isegan.training.pairs import PairFolder
 

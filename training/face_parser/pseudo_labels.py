@@ -17,7 +17,7 @@ import numpy as np
 
 from isegan.model.alignment import landmarks as lm
 from isegan.model.alignment.landmarks import FaceLandmarker
-from isegan.model.labels import FaceClass
+from isegan.model.face_classes import FaceClass
 
 _MIN_SEED_PIXELS = 60
 

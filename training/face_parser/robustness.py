@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
-from isegan.model.labels import NUM_FACE_CLASSES
+from isegan.model.face_classes import NUM_FACE_CLASSES
 from isegan.model.pipeline import parse_sketches
 from isegan.training.face_parser.train import LabelledImage, confusion, iou_per_class
 from isegan.training.robustness.renderings import KIND_NAMES

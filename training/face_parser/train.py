@@ -22,7 +22,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from isegan.model.config import FrozenConfig, ParserConfig, PreprocessConfig
-from isegan.model.labels import FACE_CLASS_NAMES, ISEGAN_8, NUM_FACE_CLASSES, FaceClass
+from isegan.model.face_classes import FACE_CLASS_NAMES, ISEGAN_8, NUM_FACE_CLASSES, FaceClass
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser
 from isegan.model.pipeline import parse_sketches

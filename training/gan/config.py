@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from isegan.model.config import DiscriminatorConfig, FrozenConfig, IseganConfig
-from isegan.model.inference import Precision
+from isegan.model.inference_options import Precision
 from isegan.model.parsing import ParserBackend
 from isegan.training.gan.losses import PmNorm
 from isegan.training.robustness.augment import AugmentConfig

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from isegan.model.labels import colourise
+from isegan.model.face_classes import colourise
 from isegan.model.preprocess import tensor_to_image
 from isegan.model.weights.generator_pair import Generators
 from isegan.training.contact_sheet import contact_sheet

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.profiler import record_function
 
-from isegan.model.inference import autocast, resolve_precision
+from isegan.model.inference_options import autocast, resolve_precision
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
 from isegan.training.gan.config import TrainConfig

@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from isegan.model.inference import resolve_precision
+from isegan.model.inference_options import resolve_precision
 from isegan.model.stamps import file_sha256
 from isegan.model.weights.checkpoint import GeneratorMetadata, ParserRecord, new_metadata_fields
 from isegan.model.weights.generator_pair import Generators, load_generators, save_generators

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from isegan.model.config import ParserConfig
-from isegan.model.labels import ISEGAN_8
+from isegan.model.face_classes import ISEGAN_8
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.parsing import FaceParser, load_parser
 from isegan.model.pipeline import parse_sketches
