@@ -49,3 +49,22 @@ def test_the_check_sees_function_level_imports(tmp_path: Path) -> None:
     source = tmp_path / "example.py"
     source.write_text("def f():\n    from isegan.service.runtime.state import ServiceState\n")
     assert isegan_imports(source) == ["isegan.service.runtime.state"]
+
+
+#: Inside the service: HTTP plumbing and the runtime behind it know nothing of each other
+#: or of the routes (the routes and dependencies.py join them).
+SERVICE_SUBPACKAGES_NOT_IMPORTED = {
+    "http": ("isegan.service.runtime", "isegan.service.routes", "isegan.service.dependencies"),
+    "runtime": ("isegan.service.http", "isegan.service.routes", "isegan.service.dependencies"),
+}
+
+
+def test_service_http_and_runtime_stay_apart() -> None:
+    breaches = []
+    for folder, forbidden in SERVICE_SUBPACKAGES_NOT_IMPORTED.items():
+        for path in sorted((REPO_ROOT / "service" / folder).rglob("*.py")):
+            for module in isegan_imports(path):
+                if module.startswith(forbidden):
+                    breaches.append(f"{path.relative_to(REPO_ROOT)} imports {module}")
+    assert not breaches, "\n".join(breaches)
+    assert (REPO_ROOT / "service" / "http" / "problems.py").is_file()  # the rule sees files
