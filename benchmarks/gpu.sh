@@ -13,7 +13,7 @@ data=${2:-${ISEGAN_CUFS_DIR:-../shared/data/cufs}}
 mkdir -p "$out"
 python=.venv/bin/python
 "$python" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())"
-.venv/bin/pytest -q tests/model/test_gpu.py tests/model/test_inference.py tests/model/test_pipeline.py
+.venv/bin/pytest -q tests/model/test_gpu.py tests/model/test_inference_options.py tests/model/test_pipeline.py
 .venv/bin/isegan bench --device cuda --model paper --batch-sizes 1 8 32 --calls 20 \
     --compile --json > "$out/bench-paper.json"
 .venv/bin/isegan bench --device cuda --batch-sizes 1 8 32 --calls 20 \

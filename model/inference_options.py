@@ -2,7 +2,7 @@
 compilation. One typed config, applied to a pipeline's networks once, at load time.
 
 The reference is eager fp32 (``InferenceOptions.reference()``); everything else is an
-optimisation that must match it within the tolerance ``tests/model/test_inference.py``
+optimisation that must match it within the tolerance ``tests/model/test_inference_options.py``
 checks on the bundled test sketches. ``precision="auto"`` picks bf16 only where the
 hardware computes it natively (AMX / AVX-512 BF16 on a CPU, Ampere or newer on CUDA),
 so it never makes a machine slower.

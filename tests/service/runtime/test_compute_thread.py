@@ -18,7 +18,7 @@ from isegan.model.pipeline import PipelineRun, StageTimings
 from isegan.service.prometheus import ServiceMetrics
 from isegan.service.runtime.worker import InferenceWorker
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class EmptyPipeline:
