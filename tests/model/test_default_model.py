@@ -87,7 +87,9 @@ def test_default_generator_loads_and_matches_its_record() -> None:
     assert metadata is not None and metadata.training is not None
     assert metadata.training["preset"] == "recommended"
     assert metadata.training["perceptual_loss"].startswith("on")
-    assert metadata.data is not None and metadata.data.split == "train"
+    # the train split less the validation slice it was picked on (training/splits)
+    assert metadata.data is not None
+    assert metadata.data.split == "train-minus-cufs-validation"
 
 
 def test_default_generator_holds_its_fsim(quarter: QuarterSplit) -> None:
