@@ -3,7 +3,9 @@ running service it uses (pipeline, worker, stamper, marker, audit log, metrics,
 settings), the synthesis options and the custody fields.
 
 A route names the parts it needs as typed parameters (``pipeline: Pipeline``); none of
-them reaches into the service's state object, which is the lifecycle's alone."""
+them reaches into the service's state object, which is the lifecycle's alone. Every
+dependency is ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, a
+hop off the event loop per dependency per request (``benchmarks/request_path.py``)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ OUTPUTS_SCHEMA = {"pattern": OUTPUTS_PATTERN, "maxLength": OUTPUTS_MAX_LENGTH}
 _T = TypeVar("_T")
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.isegan
     return state
 
@@ -42,7 +44,7 @@ def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def ready_pipeline(state: State) -> FacePipeline:
+async def ready_pipeline(state: State) -> FacePipeline:
     """The loaded pipeline; 503 ``not-ready`` while loading or stopping."""
     if not state.ready or state.pipeline is None:
         raise ProblemError(
@@ -56,29 +58,29 @@ def ready_pipeline(state: State) -> FacePipeline:
 Pipeline = Annotated[FacePipeline, Depends(ready_pipeline)]
 
 
-def _worker(state: State, _: Pipeline) -> InferenceWorker:
+async def _worker(state: State, _: Pipeline) -> InferenceWorker:
     assert state.worker is not None  # a ready service has one
     return state.worker
 
 
-def _stamper(state: State, _: Pipeline) -> Stamper:
+async def _stamper(state: State, _: Pipeline) -> Stamper:
     assert state.stamper is not None  # made with the pipeline
     return state.stamper
 
 
-def _marker(state: State) -> PhotoMarker | None:
+async def _marker(state: State) -> PhotoMarker | None:
     return state.marker
 
 
-def _audit(state: State) -> AuditLog | None:
+async def _audit(state: State) -> AuditLog | None:
     return state.audit
 
 
-def _metrics(state: State) -> ServiceMetrics:
+async def _metrics(state: State) -> ServiceMetrics:
     return state.metrics
 
 
-def _settings(state: State) -> ServiceSettings:
+async def _settings(state: State) -> ServiceSettings:
     return state.settings
 
 
@@ -99,7 +101,7 @@ class SynthesisOptions:
     align: AlignMode = "auto"
 
 
-def synthesis_options(
+async def synthesis_options(
     outputs_form: Annotated[
         str | None,
         Form(
@@ -175,7 +177,7 @@ def _custody_header(name: str) -> object:
     return Header(alias=HEADERS[name], include_in_schema=False)
 
 
-def custody_fields(
+async def custody_fields(
     case_id: Annotated[str | None, _custody_form("case_id", "Case identifier")] = None,
     evidence_id: Annotated[
         str | None, _custody_form("evidence_id", "Evidence item identifier")
