@@ -64,7 +64,9 @@ class OnePhotoPipeline:
         return PipelineRun([PipelineResult(s, s, blank, blank) for s in sketches], StageTimings())
 
 
-def test_a_job_is_inferred_and_marked_in_one_visit_to_the_worker(tmp_path: Path) -> None:
+def test_a_job_is_inferred_and_marked_in_one_visit_to_the_worker(
+    tmp_path: Path, cufs_dir: Path, test_ids: list[str]
+) -> None:
     """The real RivaGAN marker, watched: it marks the photo on the worker's thread, right
     after the batch, and only the photo; the route gets finished pixels back."""
     from isegan.provenance.installation import Installation
@@ -86,8 +88,9 @@ def test_a_job_is_inferred_and_marked_in_one_visit_to_the_worker(tmp_path: Path)
         max_batch_size=2, max_batch_wait_s=0.0, queue_size=4,
     )  # fmt: skip
     worker.start()
-    rng = np.random.default_rng(0)
-    sketch = Image.fromarray(rng.integers(0, 256, (250, 200, 3), dtype=np.uint8))
+    # a real photo stands in for the photo the model would make (the watermark is read
+    # back from it, and RivaGAN is made for photos, not noise)
+    sketch = Image.open(cufs_dir / "photos" / f"{test_ids[0]}.png").convert("RGB")
     try:
         job = worker.submit(
             sketch, align="false", sketch_parsing=None, timeout_s=60,
