@@ -19,7 +19,6 @@ import socket
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import httpx
 import uvicorn
 
 from isegan.service.app import create_app
+from isegan.service.client import wait_until_ready
 from isegan.service.settings import ServiceSettings
 
 
@@ -95,13 +95,7 @@ def main() -> int:
         sys.setprofile(log.profile)
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        wait_until_ready(url, timeout=300)
         sketch_id = (args.data / "test.txt").read_text().split()[0]
         sketch = (args.data / "sketches" / f"{sketch_id}.png").read_bytes()
         files = {"sketch": ("sketch.png", sketch, "image/png")}

@@ -15,13 +15,13 @@ import hashlib
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import uvicorn
 
 from isegan.service.app import create_app
+from isegan.service.client import wait_until_ready
 from isegan.service.settings import ServiceSettings
 
 OUTPUTS = "photo,parsing,stage1_photo,sketch_parsing"
@@ -35,14 +35,8 @@ def serve(settings: ServiceSettings) -> tuple[str, uvicorn.Server]:
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
-                return url, server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the service did not become ready")
+    wait_until_ready(url, timeout=300)
+    return url, server
 
 
 def main(argv: list[str] | None = None) -> int:
