@@ -54,13 +54,16 @@ def commit() -> str:
     return sha + (" (with uncommitted changes)" if dirty else "")
 
 
-def section(title: str, body: str, argv: list[str] | None = None) -> str:
-    """A dated section: title, machine, commit, the command that made it, its output."""
+def section(
+    title: str, body: str, argv: list[str] | None = None, machine_text: str | None = None
+) -> str:
+    """A dated section: title, machine (``machine_text`` when the figures come from another
+    machine than this one), commit, the command that made it, its output."""
     command = shlex.join([Path(sys.executable).name, *(argv if argv is not None else sys.argv)])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"### {title}: {stamp}\n\n"
-        f"Machine: {machine()}. Commit: `{commit()}`.\n\n"
+        f"Machine: {machine_text or machine()}. Commit: `{commit()}`.\n\n"
         f"```sh\n{command}\n```\n\n{body.strip()}\n"
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,3 +267,16 @@ def print_table(report: dict[str, object], results: list[PathResult]) -> None:
         f"{best.speedup:.2f}x the baseline; the matmul-peak floor is {floor:.1f} ms per image "
         f"({best.ms_per_image / floor:.1f}x away)"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m isegan.cli.bench ARGS``: ``isegan bench ARGS`` without importing the
+    other commands (the service, signing), for a bare benchmarking machine."""
+    root = argparse.ArgumentParser(prog="isegan")
+    add_parser(root.add_subparsers(dest="command", required=True))
+    args = root.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,13 +24,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import c2pa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from isegan.provenance.media_labels import DIGITAL_SOURCE_TYPE
+
+
+def _c2pa() -> Any:
+    """The C2PA library, imported when a manifest is signed or read: its native library
+    is large, and a machine that only trains or benchmarks never needs it."""
+    import c2pa
+
+    return c2pa
+
 
 ASSERTION_LABEL = "dev.isegan.provenance"
 ROOT_FILE, CHAIN_FILE, KEY_FILE = "isegan-root.pem", "isegan-signer-chain.pem", "isegan-signer.key"
@@ -168,6 +176,7 @@ class CredentialSigner:
         except (OSError, ValueError, TypeError) as error:
             raise CredentialsError(f"cannot use {key_file} / {chain_file}: {error}") from error
         self.subject = certificates[0].subject.rfc4514_string()
+        c2pa = _c2pa()
         self._info = c2pa.C2paSignerInfo(b"es256", chain_pem, key_pem, None)
         # No thumbnails: a manifest must not carry a copy of the sketch (or the output).
         self._context_settings = {"builder": {"thumbnail": {"enabled": False}}}
@@ -197,6 +206,7 @@ class CredentialSigner:
                 {"label": ASSERTION_LABEL, "data": facts},
             ],
         }
+        c2pa = _c2pa()
         signer = c2pa.Signer.from_info(self._info)
         context = c2pa.Context.from_dict(self._context_settings)
         try:
@@ -221,6 +231,7 @@ def check(data: bytes, media_type: str, trust_anchors: str | None = None) -> Che
     settings: dict[str, Any] = {"verify": {"verify_trust": bool(trust_anchors)}}
     if trust_anchors:
         settings["trust"] = {"trust_anchors": trust_anchors}
+    c2pa = _c2pa()
     context = c2pa.Context.from_dict(settings)
     try:
         try:
