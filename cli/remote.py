@@ -11,7 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from isegan.cli.images import InputError, output_stems
-from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS, Output
+from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS, Output, Variation
 from isegan.service.client import AsyncIseganClient, ServiceError, SynthesisResult
 
 MANIFEST = "provenance.json"
@@ -19,11 +19,14 @@ MANIFEST = "provenance.json"
 
 def _files_for(stem: str, result: SynthesisResult) -> dict[str, str]:
     """Output name -> file name of every output the service returned."""
-    return {
+    files = {
         str(output): output.file_name(stem)
         for output in Output
         if str(output) in result.response.images
     }
+    for name in result.variations:
+        files[name] = Variation(int(name.rsplit("_", 1)[1])).file_name(stem)
+    return files
 
 
 async def _send_all(args: argparse.Namespace, stems: list[str]) -> list[dict[str, Any]]:
@@ -39,7 +42,9 @@ async def _send_all(args: argparse.Namespace, stems: list[str]) -> list[dict[str
         async def one(path: Path, stem: str) -> None:
             async with gate:
                 try:
-                    result = await client.synthesize(path, outputs=outputs, align=args.align)
+                    result = await client.synthesize(
+                        path, outputs=outputs, align=args.align, **colour_arguments(args)
+                    )
                 except ServiceError as error:
                     entries.append({"sketch": str(path), "error": error.problem})
                     return
@@ -59,6 +64,16 @@ async def _send_all(args: argparse.Namespace, stems: list[str]) -> list[dict[str
         await asyncio.gather(*(one(p, s) for p, s in zip(args.sketches, stems, strict=True)))
     progress.close()
     return sorted(entries, key=lambda entry: entry["sketch"])
+
+
+def colour_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The colour options as the client's keyword arguments (checked by the service)."""
+    return {
+        "hair_colour": args.hair_colour,
+        "skin_tone": args.skin_tone,
+        "eye_colour": args.eye_colour,
+        "variations": args.variations,
+    }
 
 
 def synthesize_remote(args: argparse.Namespace) -> int:

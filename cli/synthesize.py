@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import mimetypes
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
@@ -16,6 +17,14 @@ from isegan.cli.images import InputError, expand_inputs, output_stems, read_imag
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
 from isegan.model.alignment.align import AlignMode
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
+from isegan.model.colour.colouring import (
+    HINT_FIELDS,
+    MAX_VARIATIONS,
+    ColourRequest,
+    ColourRequestError,
+    colour_result,
+)
+from isegan.model.colour.hints import PALETTES
 from isegan.model.inference_options import PRECISIONS, InferenceOptions
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.version import code_version
@@ -24,7 +33,7 @@ from isegan.provenance.audit import AuditLog
 from isegan.provenance.credentials import CredentialsError
 from isegan.provenance.custody import FIELD_NAMES, Custody, CustodyError, parse_custody
 from isegan.provenance.installation import Installation, default_data_dir
-from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS
+from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS, OutputName, Variation
 from isegan.provenance.render import PhotoMarker, output_images, unmarked
 from isegan.provenance.signing import SigningSetup, choose_signing, require_key_pair
 from isegan.provenance.stamp import Stamper, Upload
@@ -72,6 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "sits where CUFS has it, and also write <name>.on-input.png, the photo warped back "
         "onto the input; true: align every sketch; false: use the sketches as they are",
     )
+    _add_colour_options(parser)
     _add_custody_options(parser)
     _add_provenance_options(parser)
     parser.add_argument(
@@ -83,6 +93,30 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _add_remote_options(parser)
     parser.set_defaults(run=run)
+
+
+def _add_colour_options(parser: argparse.ArgumentParser) -> None:
+    colour = parser.add_argument_group(
+        "colour",
+        "what a witness said: a palette name or #rrggbb per region, applied to the photo "
+        "with the intermediate parsing (docs/colour.md); recorded with every output",
+    )
+    for region, name in HINT_FIELDS.items():
+        colour.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            metavar="COLOUR",
+            help=f"{', '.join(PALETTES[region])}, or #rrggbb",
+        )
+    colour.add_argument(
+        "--variations",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"also write <name>.variation-1.png ... -N.png, N colourings that span each "
+        f"palette where no hint fixes the colour (at most {MAX_VARIATIONS}): the sketch does "
+        "not determine colour",
+    )
 
 
 def _add_custody_options(parser: argparse.ArgumentParser) -> None:
@@ -195,6 +229,14 @@ class Marking:
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    try:  # a bad value is one line and exit 2, before any model is loaded
+        colour = ColourRequest.parse(
+            {name: getattr(args, name) for name in HINT_FIELDS.values()},
+            args.variations,
+            max_variations=MAX_VARIATIONS,
+        )
+    except ColourRequestError as error:
+        raise InputError(f"--{error.field.replace('_', '-')}: {error.reason}") from None
     args.sketches = expand_inputs(args.sketches)
     if args.url:
         from isegan.cli.remote import synthesize_remote
@@ -229,7 +271,9 @@ def run(args: argparse.Namespace) -> int:
             for path, stem, sketch, result in zip(
                 args.sketches[start:], stems[start:], batch, results, strict=False
             ):
-                _write_outputs(out, path, stem, sketch, result, pipeline, stamper, marking, args)
+                _write_outputs(
+                    out, path, stem, sketch, result, pipeline, stamper, marking, args, colour
+                )
             progress.update(len(batch))
     print(
         f"wrote {len(sketches)} photo(s) to {out} (model {pipeline.model_id[:12]}; "
@@ -253,11 +297,17 @@ def _write_outputs(
     stamper: Stamper,
     marking: Marking,
     args: argparse.Namespace,
+    colour: ColourRequest,
 ) -> None:
-    """Every output of one sketch, marked and stamped as the service does (watermarked,
-    labelled, signed, recorded), and its record appended to the audit log."""
+    """Every output of one sketch, coloured, marked and stamped as the service does
+    (hinted, watermarked, labelled, signed, recorded), and its record appended to the
+    audit log. A hint that could not be applied is said on stderr and in the record."""
     names = DEFAULT_OUTPUTS + (EXTRA_OUTPUTS if args.extras else ())
-    images = output_images(result, names, sketch)
+    colouring = colour_result(result, colour)
+    images: dict[OutputName, Image.Image] = output_images(colouring.result, names, sketch)
+    images.update({Variation(v.index): v.photo for v in colouring.variations})
+    for region, reason in colouring.outcome.not_applied.items():
+        print(f"{path}: {region} hint not applied: {reason}", file=sys.stderr)
     marked = marking.marker.mark(images) if marking.marker is not None else unmarked(images)
     stamped = stamper.stamp(
         marked,
@@ -267,9 +317,11 @@ def _write_outputs(
             "align": args.align,
             "canonicalise": args.canonicalise == "on",
             "source": str(path.name),
+            **colour.options(),
         },
         custody=marking.custody,
         inference=pipeline.inference_record(),
+        colour=colouring.record(),
     )
     out.mkdir(parents=True, exist_ok=True)
     for name, rendered in stamped.files.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import Literal
+from typing import Any, Literal
 from xml.sax.saxutils import quoteattr
 
 from PIL import Image
@@ -56,7 +56,7 @@ class ProvenanceRecord(BaseModel):
     model_id: str
     parser_id: str
     code_version: str
-    options: dict[str, str | bool | list[str]] = Field(default_factory=dict)
+    options: dict[str, str | bool | int | list[str]] = Field(default_factory=dict)
     custody: dict[str, str] | None = Field(
         None, description="Chain-of-custody fields given with the request."
     )
@@ -64,6 +64,12 @@ class ProvenanceRecord(BaseModel):
         None,
         description="What the photos' invisible watermark holds: installation, record "
         "and the precision its encoder ran in.",
+    )
+    colour: dict[str, Any] | None = Field(
+        None,
+        description="Colour hints and variations, when asked for: the hints applied to "
+        "the photo (region -> value and its sRGB colour), those that could not be applied "
+        "with the reason (not_applied), and each variation output's colours.",
     )
     inference: dict[str, str | bool | int] = Field(
         default_factory=dict,

@@ -6,6 +6,7 @@ the watermark and which the client may ask for all derive from :class:`Output`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -29,6 +30,26 @@ class Output(StrEnum):
         """The file the CLI writes this output to, for the sketch named ``stem``."""
         return stem + _SUFFIXES[self]
 
+
+@dataclass(frozen=True)
+class Variation:
+    """The ``index``-th colouring of the photo (1-based) that a request for variations
+    gets back: a photo like :attr:`Output.PHOTO`, so it is watermarked, signed and
+    recorded as one."""
+
+    index: int
+
+    is_photo = True
+
+    def __str__(self) -> str:
+        return f"variation_{self.index}"
+
+    def file_name(self, stem: str) -> str:
+        return f"{stem}.variation-{self.index}.png"
+
+
+#: A name an output is handed out under.
+OutputName = Output | Variation
 
 _SUFFIXES = {
     Output.PHOTO: ".png",

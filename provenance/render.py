@@ -27,7 +27,7 @@ from isegan.model.pipeline import PipelineResult
 from isegan.provenance.credentials import CredentialSigner
 from isegan.provenance.installation import RecordNumbers
 from isegan.provenance.media_labels import EmbeddedFacts, OutputFormat, encode_image
-from isegan.provenance.outputs import Output
+from isegan.provenance.outputs import Output, OutputName
 from isegan.provenance.watermark import Watermarker
 
 
@@ -43,7 +43,7 @@ class Marked:
     """Outputs after watermarking, with what the record says of the mark (None: no
     watermark) and the seconds it took."""
 
-    images: dict[Output, Image.Image]
+    images: dict[OutputName, Image.Image]
     watermark: dict[str, Any] | None
     seconds: float
 
@@ -57,7 +57,7 @@ class PhotoMarker:
     installation: str
     records: RecordNumbers
 
-    def mark(self, images: Mapping[Output, Image.Image]) -> Marked:
+    def mark(self, images: Mapping[OutputName, Image.Image]) -> Marked:
         started = time.perf_counter()
         record = self.records.next()
         marked = {
@@ -75,7 +75,7 @@ class PhotoMarker:
         return Marked(marked, fields, time.perf_counter() - started)
 
 
-def unmarked(images: Mapping[Output, Image.Image]) -> Marked:
+def unmarked(images: Mapping[OutputName, Image.Image]) -> Marked:
     """The outputs as they are, where the watermark is off."""
     return Marked(dict(images), None, 0.0)
 
@@ -92,7 +92,7 @@ class Signing:
 
 def output_images(
     result: PipelineResult, names: Iterable[str], sketch: Image.Image
-) -> dict[Output, Image.Image]:
+) -> dict[OutputName, Image.Image]:
     """The requested outputs as images; ``photo_on_input`` joins the photo when the
     sketch was warped, since only it shows the face where the examiner drew it."""
     makers = {
@@ -102,7 +102,7 @@ def output_images(
         Output.SKETCH_PARSING: lambda: parsing_to_image(result.sketch_parsing),
     }
     wanted = [Output(name) for name in names]
-    images = {name: makers[name]() for name in wanted}
+    images: dict[OutputName, Image.Image] = {name: makers[name]() for name in wanted}
     if result.warped and Output.PHOTO in wanted:
         images[Output.PHOTO_ON_INPUT] = result.photo_on_input(sketch)
     return images
@@ -110,21 +110,23 @@ def output_images(
 
 @dataclass(frozen=True)
 class RenderedOutputs:
-    files: dict[Output, Rendered]
+    files: dict[OutputName, Rendered]
     seconds: dict[str, float]  # "encode" and "sign", over all outputs
 
 
 def render_outputs(
-    images: Mapping[Output, Image.Image],
+    images: Mapping[OutputName, Image.Image],
     facts: EmbeddedFacts,
     fmt: OutputFormat = "png",
     *,
     signing: Signing | None = None,
     watermark: dict[str, Any] | None = None,
+    assertions: Mapping[str, dict[str, Any]] | None = None,
 ) -> RenderedOutputs:
     """Each image as file bytes, labelled, then signed; ``watermark`` is the mark the
-    photos already carry, named in their manifests."""
-    files = {}
+    photos already carry, named in their manifests; ``assertions`` adds fields to the
+    manifest of the output of that name (a hinted photo's colours, say)."""
+    files: dict[OutputName, Rendered] = {}
     spent = {"encode": 0.0, "sign": 0.0}
     for name, image in images.items():
         started = time.perf_counter()
@@ -136,6 +138,7 @@ def render_outputs(
             assertion = {**labelled.model_dump(exclude_none=True), **signing.assertion}
             if watermark is not None and name.is_photo:
                 assertion["watermark"] = watermark
+            assertion.update((assertions or {}).get(str(name), {}))
             data = signing.signer.sign(
                 data,
                 media_type,

@@ -21,7 +21,7 @@ from isegan.model.stamps import utc_now
 from isegan.provenance.credentials import CredentialSigner
 from isegan.provenance.custody import Custody
 from isegan.provenance.media_labels import EmbeddedFacts, OutputFormat, ProvenanceRecord, sha256_hex
-from isegan.provenance.outputs import Output
+from isegan.provenance.outputs import Output, OutputName
 from isegan.provenance.render import Marked, Rendered, Signing, render_outputs
 
 
@@ -45,7 +45,7 @@ class Upload:
 
 @dataclass(frozen=True)
 class Stamped:
-    files: dict[Output, Rendered]
+    files: dict[OutputName, Rendered]
     record: ProvenanceRecord
     seconds: dict[str, float]  # "encode" and "sign"
 
@@ -66,11 +66,14 @@ class Stamper:
         upload: Upload,
         *,
         request_id: str,
-        options: Mapping[str, str | bool | list[str]],
+        options: Mapping[str, str | bool | int | list[str]],
         custody: Custody,
         inference: Mapping[str, str | bool | int],
         fmt: OutputFormat = "png",
+        colour: dict[str, Any] | None = None,
     ) -> Stamped:
+        """The files and record of one sketch's outputs; ``colour`` is the colouring's
+        record section (model/colour/colouring.py), also stated in each photo's manifest."""
         facts = EmbeddedFacts(
             output=str(Output.PHOTO),
             input_sha256=upload.sha256,
@@ -85,6 +88,7 @@ class Stamper:
             fmt,
             signing=self._signing(upload, request_id, custody),
             watermark=marked.watermark,
+            assertions=colour_assertions(colour),
         )
         record = ProvenanceRecord(
             request_id=request_id,
@@ -98,6 +102,7 @@ class Stamper:
             options=dict(options),
             custody=custody.given() or None,
             watermark=marked.watermark,
+            colour=colour,
             inference=dict(inference),
         )
         return Stamped(rendered.files, record, rendered.seconds)
@@ -107,6 +112,18 @@ class Stamper:
             return None
         assertion: dict[str, Any] = {"request_id": request_id, **custody.given()}
         return Signing(self.signer, upload.data, upload.media_type, assertion)
+
+
+def colour_assertions(colour: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """What each photo's manifest says of its colours: the hinted photo (and the same
+    photo on the input) the hints, each variation its own colours."""
+    if colour is None:
+        return {}
+    hinted = {key: value for key, value in colour.items() if key in ("hints", "not_applied")}
+    assertions = {str(name): {"colour": hinted} for name in (Output.PHOTO, Output.PHOTO_ON_INPUT)}
+    for name, entry in colour.get("variations", {}).items():
+        assertions[name] = {"colour": entry}
+    return assertions
 
 
 def media_type_of(image_format: str | None) -> str:

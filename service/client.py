@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,14 @@ class SynthesisResult:
     response: SynthesisResponse
 
     def image(self, name: str) -> bytes:
-        """The decoded file bytes of one output (photo, parsing, ...)."""
+        """The decoded file bytes of one output (photo, parsing, variation_1, ...)."""
         return base64.b64decode(self.response.images[name].data)
+
+    @property
+    def variations(self) -> list[str]:
+        """The names of the variation images, in order."""
+        names = [name for name in self.response.images if name.startswith("variation_")]
+        return sorted(names, key=lambda name: int(name.rsplit("_", 1)[1]))
 
 
 def _request_parts(
@@ -51,6 +57,7 @@ def _request_parts(
     align: bool | str,
     parsing: Path | bytes | None,
     output_format: str | None,
+    colour: Mapping[str, str | int | None] | None = None,
 ) -> tuple[dict[str, tuple[str, bytes]], dict[str, str]]:
     def read(item: Path | bytes, name: str) -> tuple[str, bytes]:
         if isinstance(item, Path):
@@ -65,6 +72,7 @@ def _request_parts(
         data["outputs"] = ",".join(outputs)
     if output_format:
         data["format"] = output_format
+    data.update({name: str(value) for name, value in (colour or {}).items() if value})
     return files, data
 
 
@@ -143,8 +151,16 @@ class IseganClient:
         align: bool | str = "auto",
         parsing: Path | bytes | None = None,
         output_format: str | None = None,
+        hair_colour: str | None = None,
+        skin_tone: str | None = None,
+        eye_colour: str | None = None,
+        variations: int = 0,
     ) -> SynthesisResult:
-        files, data = _request_parts(sketch, outputs, align, parsing, output_format)
+        """One sketch's outputs. Colour hints are palette names or ``#rrggbb``;
+        ``variations=N`` adds the images ``variation_1`` ... ``variation_N``."""
+        colour = {"hair_colour": hair_colour, "skin_tone": skin_tone, "eye_colour": eye_colour,
+                  "variations": variations}  # fmt: skip
+        files, data = _request_parts(sketch, outputs, align, parsing, output_format, colour)
         for attempt in range(self.retries + 1):
             response = self._http.post("/synthesize", files=files, data=data)
             if response.status_code != 503 or attempt == self.retries:
@@ -191,8 +207,16 @@ class AsyncIseganClient:
         align: bool | str = "auto",
         parsing: Path | bytes | None = None,
         output_format: str | None = None,
+        hair_colour: str | None = None,
+        skin_tone: str | None = None,
+        eye_colour: str | None = None,
+        variations: int = 0,
     ) -> SynthesisResult:
-        files, data = _request_parts(sketch, outputs, align, parsing, output_format)
+        """One sketch's outputs. Colour hints are palette names or ``#rrggbb``;
+        ``variations=N`` adds the images ``variation_1`` ... ``variation_N``."""
+        colour = {"hair_colour": hair_colour, "skin_tone": skin_tone, "eye_colour": eye_colour,
+                  "variations": variations}  # fmt: skip
+        files, data = _request_parts(sketch, outputs, align, parsing, output_format, colour)
         for attempt in range(self.retries + 1):
             response = await self._http.post("/synthesize", files=files, data=data)
             if response.status_code != 503 or attempt == self.retries:

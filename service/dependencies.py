@@ -129,15 +129,15 @@ async def synthesis_options(
 ) -> SynthesisOptions:
     """Each option once, as a query parameter or a form field; the same option given
     both ways with different values is a 422 ``invalid-options``."""
-    outputs = _given_once("outputs", outputs_form, outputs_query)
+    outputs = given_once("outputs", outputs_form, outputs_query)
     return SynthesisOptions(
         outputs=parse_outputs(outputs),
-        format=_given_once("format", format_form, format_query) or "png",
-        align=_given_once("align", align_form, align_query) or "auto",
+        format=given_once("format", format_form, format_query) or "png",
+        align=given_once("align", align_form, align_query) or "auto",
     )
 
 
-def _given_once(name: str, form: _T | None, query: _T | None) -> _T | None:
+def given_once(name: str, form: _T | None, query: _T | None) -> _T | None:
     if form is not None and query is not None and form != query:
         raise ProblemError(
             ProblemType.INVALID_OPTIONS,

@@ -87,8 +87,9 @@ class SynthesisResponse(BaseModel):
     parser_id: str
     images: dict[str, EncodedImage] = Field(
         description="photo (Y2), parsing (P_int), stage1_photo (Y1), sketch_parsing (P_s) as "
-        "requested; photo_on_input too when the sketch was warped (aligned). Parsing maps are "
-        "palette PNGs whose pixel values are label indices."
+        "requested; photo_on_input too when the sketch was warped (aligned); variation_1 ... "
+        "variation_N when variations were asked for. Parsing maps are palette PNGs whose "
+        "pixel values are label indices."
     )
     labels: list[Label]
     content_credentials: Literal["signed", "unsigned"] = Field(
@@ -103,6 +104,12 @@ class SynthesisResponse(BaseModel):
     timings_ms: dict[str, float] = Field(
         description="decode, queue, align, parse, stage1, stage2, postprocess, encode, sign, "
         "audit, total. Batch stages are for the whole batch."
+    )
+    colour: dict[str, Any] | None = Field(
+        None,
+        description="When colour hints or variations were asked for: the hints applied "
+        "(region -> value, rgb), those that could not be (not_applied: region -> why), and "
+        "each variation image's label and colours. The provenance record holds the same.",
     )
     provenance: ProvenanceRecord
 
@@ -140,6 +147,28 @@ class VerifyResponse(BaseModel):
     )
 
 
+class ColourInfo(BaseModel):
+    palettes: dict[str, dict[str, str]] = Field(
+        description="Request field (hair_colour, skin_tone, eye_colour) -> palette name -> "
+        "#rrggbb. A hint is one of these names or any #rrggbb colour."
+    )
+    max_variations: int = Field(description="The most variations one request may ask for.")
+
+
+def colour_info(max_variations: int) -> ColourInfo:
+    """The palettes as the request fields name them (model/colour/hints.py)."""
+    from isegan.model.colour.colouring import HINT_FIELDS
+    from isegan.model.colour.hints import PALETTES
+
+    palettes = {
+        HINT_FIELDS[region]: {
+            name: "#{:02x}{:02x}{:02x}".format(*rgb) for name, rgb in colours.items()
+        }
+        for region, colours in PALETTES.items()
+    }
+    return ColourInfo(palettes=palettes, max_variations=max_variations)
+
+
 class ModelInfo(BaseModel):
     model_id: str = Field(description="SHA-256 of the generator checkpoint file.")
     parser_id: str = Field(description="SHA-256 of the parser weights file.")
@@ -154,6 +183,7 @@ class ModelInfo(BaseModel):
     created_at: str
     labels: list[Label]
     content_credentials: ContentCredentialsInfo
+    colour: ColourInfo
 
 
 class Health(BaseModel):

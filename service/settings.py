@@ -111,6 +111,13 @@ class ServiceSettings(BaseSettings):
         "rechecking larger sizes every 16th batch. fixed: always up to max_batch_size.",
     )
     queue_size: int = Field(64, ge=1, description="Requests waiting beyond this get a 503.")
+    max_variations: int = Field(
+        8,
+        ge=0,
+        le=32,
+        description="Most colour variations one request may ask for (each is a watermarked, "
+        "signed photo of its own); more is a 422. 0 turns variations off.",
+    )
     request_timeout_s: float = Field(
         60.0, gt=0, description="A request not finished within this gets a 504."
     )

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from isegan.model.colour.guided_filter import guided_filter
 from isegan.model.colour.spaces import oklab_to_srgb, srgb_to_oklab
 from isegan.model.face_classes import FaceClass
 
@@ -66,6 +67,9 @@ CLASSES: dict[HintRegion, tuple[FaceClass, ...]] = {
     HintRegion.EYES: (FaceClass.EYES,),
 }
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+#: The guided filter that makes a region's weights follow the photo's edges (radius in
+#: pixels, eps in OKLab lightness squared), chosen on the train split (docs/colour.md).
+EDGE_RADIUS, EDGE_EPS = 8, 1e-4
 #: A region smaller than this share of the image cannot carry a hint.
 MIN_REGION_FRACTION = {HintRegion.HAIR: 0.01, HintRegion.SKIN: 0.02, HintRegion.EYES: 0.0005}
 
@@ -75,7 +79,8 @@ class HintError(ValueError):
 
     def __init__(self, region: HintRegion, value: str) -> None:
         names = ", ".join(PALETTES[region])
-        super().__init__(f"{region.value}: {value!r} is not one of {names} or a #rrggbb colour")
+        self.reason = f"{value!r} is not one of {names} or a #rrggbb colour"
+        super().__init__(f"{region.value}: {self.reason}")
         self.region = region
 
 
@@ -111,14 +116,20 @@ class HintOutcome:
 
 
 def region_weights(class_map: np.ndarray, region: HintRegion, lightness: np.ndarray) -> np.ndarray:
-    """Soft per-pixel weights of a region: the class, feathered over about 1.5 px; for the
-    eyes only the darker half of the eye region (the iris, not the whites)."""
+    """Soft per-pixel weights of a region: the class, feathered over about 1.5 px, then
+    made to follow the photo's own edges (``lightness``, OKLab L) by a guided filter; for
+    the eyes only the darker half of the eye region (the iris, not the whites)."""
     mask = np.isin(class_map, CLASSES[region]).astype(np.float64)
     if region is HintRegion.EYES and mask.any():
         median = float(np.median(lightness[mask > 0]))
         mask = mask * (lightness < median)
     feathered = np.clip(ndimage.gaussian_filter(mask, 1.5) * 1.5, 0.0, 1.0)
-    return np.asarray(feathered * ndimage.binary_dilation(mask > 0, iterations=2), np.float64)
+    weights = feathered * ndimage.binary_dilation(mask > 0, iterations=2)
+    if not weights.any():
+        return np.asarray(weights, np.float64)
+    refined = np.clip(guided_filter(lightness, weights, EDGE_RADIUS, EDGE_EPS), 0.0, 1.0)
+    # never further than the filter's radius from the region
+    return np.asarray(refined * ndimage.binary_dilation(mask > 0, iterations=EDGE_RADIUS))
 
 
 def apply_hints(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from isegan.service.dependencies import Pipeline, State
-from isegan.service.schemas import LABELS, ContentCredentialsInfo, ModelInfo
+from isegan.service.schemas import LABELS, ContentCredentialsInfo, ModelInfo, colour_info
 
 router = APIRouter(tags=["model"])
 
@@ -36,4 +36,5 @@ async def model_info(pipeline: Pipeline, state: State) -> ModelInfo:
             installation=state.installation.id if state.installation else None,
             watermark=state.watermarker is not None,
         ),
+        colour=colour_info(state.settings.max_variations),
     )

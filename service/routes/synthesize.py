@@ -28,12 +28,13 @@ from fastapi.responses import JSONResponse, Response
 
 from isegan.model.alignment.align import NoFaceFoundError
 from isegan.model.alignment.five_points import INSTALL_HINT as ALIGNMENT_INSTALL_HINT
+from isegan.model.colour.colouring import ColourRequest
 from isegan.provenance.audit import AuditLog, AuditUnavailableError
 from isegan.provenance.custody import Custody
 from isegan.provenance.media_labels import OutputFormat
 from isegan.provenance.outputs import Output
-from isegan.provenance.render import Marked
 from isegan.provenance.stamp import Stamped, Stamper, Upload, media_type_of
+from isegan.service.colour_options import Colour
 from isegan.service.dependencies import (
     Audit,
     Custodied,
@@ -100,6 +101,7 @@ async def synthesize(
     metrics: Metrics,
     settings: Settings,
     options: Options,
+    colour: Colour,
     custody: Custodied,
     sketch: Annotated[
         UploadFile, File(description="The face sketch (PNG, JPEG, BMP, TIFF or WebP).")
@@ -117,9 +119,11 @@ async def synthesize(
     Options may come as query parameters or form fields (not both at once).
     With `align=auto` (the default) a sketch that is not already CUFS-aligned is first
     warped so the face sits where CUFS has it; a sketch with no face found is a 422.
+    Colour hints (`hair_colour`, `skin_tone`, `eye_colour`) recolour the photo's regions;
+    `variations=N` adds N labelled colourings (docs/colour.md).
     """
     received = time.perf_counter()
-    reply = Reply.negotiated(request.headers.get("accept"), options)
+    reply = Reply.negotiated(request.headers.get("accept"), options, colour)
     check_options(options, alignment_available=state.alignment_available,
                   with_parsing=parsing is not None)  # fmt: skip
 
@@ -129,7 +133,7 @@ async def synthesize(
     outcome = await infer_and_mark(worker, metrics, settings, inputs, reply, marker, remaining)
     inference = {**pipeline.inference_record(), "batch_size": outcome.batch_size}
     stamped, audit_s = await stamp_and_audit(
-        stamper, audit, metrics, outcome.outputs, inputs.upload, reply, custody, inference
+        stamper, audit, metrics, outcome, inputs.upload, reply, custody, inference
     )
 
     stages = {"decode": decoded_at - received, **stamped.seconds, "audit": audit_s}
@@ -151,13 +155,24 @@ class Reply:
     format: OutputFormat
     outputs: tuple[Output, ...]
     options: SynthesisOptions
+    colour: ColourRequest
 
     @classmethod
-    def negotiated(cls, accept: str | None, options: SynthesisOptions) -> Reply:
+    def negotiated(
+        cls, accept: str | None, options: SynthesisOptions, colour: ColourRequest
+    ) -> Reply:
         representation = negotiate(accept, options.format)
         if representation == "json":
-            return cls(False, options.format, options.outputs, options)
-        return cls(True, representation, (Output.PHOTO,), options)
+            return cls(False, options.format, options.outputs, options, colour)
+        if colour.variations:
+            raise ProblemError(
+                ProblemType.INVALID_OPTIONS,
+                "variations come back as extra images in the JSON reply; an image reply "
+                f"(Accept: image/{representation}) holds the photo alone",
+                errors=[{"loc": ["body", "variations"], "msg": "needs the JSON reply",
+                         "type": "invalid-options"}],
+            )  # fmt: skip
+        return cls(True, representation, (Output.PHOTO,), options, colour)
 
 
 @dataclass(frozen=True)
@@ -229,6 +244,7 @@ async def infer_and_mark(
             timeout_s=remaining_s,
             outputs=reply.outputs,
             marker=marker,
+            colour=reply.colour,
         )
     except QueueFullError as error:
         metrics.rejected.labels("queue_full").inc()
@@ -255,7 +271,7 @@ async def stamp_and_audit(
     stamper: Stamper,
     audit: AuditLog | None,
     metrics: ServiceMetrics,
-    marked: Marked,
+    outcome: JobOutcome,
     upload: Upload,
     reply: Reply,
     custody: Custody,
@@ -268,17 +284,19 @@ async def stamp_and_audit(
     A log that cannot be written is a 503 of its own kind, since the response would
     otherwise leave the service unrecorded, logged in one line."""
     request_id = current_request_id()
-    options: dict[str, str | bool | list[str]] = {
+    options: dict[str, str | bool | int | list[str]] = {
         "outputs": [str(name) for name in reply.outputs],
         "format": reply.format,
         "align": reply.options.align,
         "canonicalise": bool(inference.get("canonicalise", False)),
+        **reply.colour.options(),
     }
 
     def stamp_and_append() -> tuple[Stamped, float]:
         stamped = stamper.stamp(
-            marked, upload, request_id=request_id, options=options,
+            outcome.outputs, upload, request_id=request_id, options=options,
             custody=custody, inference=inference, fmt=reply.format,
+            colour=outcome.colouring.record(),
         )  # fmt: skip
         started = time.perf_counter()
         if audit is not None:
@@ -333,7 +351,7 @@ def json_response(
                 media_type=image.media_type,
                 width=image.size[0],
                 height=image.size[1],
-                sha256=record.outputs[name],
+                sha256=record.outputs[str(name)],
                 data=base64.b64encode(image.data).decode("ascii"),
             )
             for name, image in stamped.files.items()
@@ -343,6 +361,7 @@ def json_response(
         aligned=outcome.result.warped,
         batch_size=outcome.batch_size,
         timings_ms={name: round(seconds * 1000, 3) for name, seconds in timings.items()},
+        colour=record.colour,
         provenance=record,
     )
     return JSONResponse(body.model_dump(mode="json"))

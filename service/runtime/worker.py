@@ -10,8 +10,9 @@ counted as wasted inferences. Jobs
 that may not share a batch (aligned and not aligned) wait for the next one. If a batch
 fails, each of its jobs is retried alone so one bad input cannot fail its neighbours.
 
-A job also carries which outputs it wants and, when the watermark is on, the marker: the
-worker turns each result into those images and marks the photos right after the batch,
+A job also carries which outputs it wants, its colour hints and variations, and, when the
+watermark is on, the marker: the worker colours each result, turns it into those images
+(the variations too) and marks the photos right after the batch,
 on its own thread, so a request visits the worker once and leaves with finished pixels
 (the route then only encodes, signs and audits).
 
@@ -44,8 +45,9 @@ import numpy as np
 from PIL import Image
 
 from isegan.model.alignment.align import AlignMode
+from isegan.model.colour.colouring import Colouring, ColourRequest, colour_result
 from isegan.model.pipeline import PipelineResult, PipelineRun
-from isegan.provenance.outputs import Output
+from isegan.provenance.outputs import Output, OutputName, Variation
 from isegan.provenance.render import Marked, PhotoMarker, output_images, unmarked
 from isegan.service.prometheus import ServiceMetrics
 from isegan.service.runtime.batch_sizing import BatchSizer, BatchSizing
@@ -77,10 +79,11 @@ class DeviceBusyError(RuntimeError):
 
 @dataclass
 class JobOutcome:
-    result: PipelineResult
-    outputs: Marked  # the wanted outputs as images, photos watermarked
+    result: PipelineResult  # its photo coloured as the hints ask
+    outputs: Marked  # the wanted outputs and variations as images, photos watermarked
+    colouring: Colouring
     batch_size: int
-    stage_seconds: dict[str, float]  # the batch's stages, this job's queue wait and mark
+    stage_seconds: dict[str, float]  # the batch's stages, this job's wait, colour and mark
 
 
 @dataclass
@@ -93,15 +96,22 @@ class Job:
     deadline: float  # time.monotonic() after which nobody wants the answer
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[JobOutcome]
+    colour: ColourRequest = field(default_factory=ColourRequest)
     enqueued: float = field(default_factory=time.monotonic)
 
     def batch_key(self) -> AlignMode:
         return self.align
 
-    def finish(self, result: PipelineResult) -> Marked:
-        """The wanted outputs of ``result``, photos marked (on the worker's thread)."""
-        images = output_images(result, self.outputs, self.sketch)
-        return self.marker.mark(images) if self.marker is not None else unmarked(images)
+    def finish(self, result: PipelineResult) -> tuple[Colouring, Marked]:
+        """``result`` coloured as asked, and the wanted outputs and variations as images,
+        photos marked (on the worker's thread)."""
+        colouring = colour_result(result, self.colour)
+        images: dict[OutputName, Image.Image] = output_images(
+            colouring.result, self.outputs, self.sketch
+        )
+        images.update({Variation(v.index): v.photo for v in colouring.variations})
+        marked = self.marker.mark(images) if self.marker is not None else unmarked(images)
+        return colouring, marked
 
     def abandoned(self, now: float) -> bool:
         return self.future.cancelled() or now > self.deadline
@@ -221,8 +231,10 @@ class InferenceWorker:
         timeout_s: float,
         outputs: tuple[Output, ...] = (Output.PHOTO,),
         marker: PhotoMarker | None = None,
+        colour: ColourRequest | None = None,
     ) -> JobOutcome:
-        """Queue one sketch and wait for its outputs (photos marked by ``marker``).
+        """Queue one sketch and wait for its outputs (coloured as ``colour`` asks, photos
+        marked by ``marker``).
         Raises QueueFullError, WorkerStoppedError, TimeoutError, or the pipeline's own
         error for this input."""
         if not self._accepting:
@@ -237,6 +249,7 @@ class InferenceWorker:
             deadline=time.monotonic() + timeout_s,
             loop=loop,
             future=loop.create_future(),
+            colour=colour or ColourRequest(),
         )
         with self._lock:
             if self._queued_jobs >= self.queue_size:
@@ -375,13 +388,17 @@ class InferenceWorker:
                 job.resolve(TimeoutError("the request's deadline passed during inference"))
                 continue
             try:
-                marked = job.finish(result)
+                colouring, marked = job.finish(result)
             except Exception as error:
                 job.resolve(error)
                 continue
             self.metrics.stage_seconds.labels("watermark").observe(marked.seconds)
             seconds = {"queue": waited, **stages, "watermark": marked.seconds}
-            job.resolve(JobOutcome(result, marked, len(live), seconds))
+            if not job.colour.empty:
+                self.metrics.stage_seconds.labels("colour").observe(colouring.seconds)
+                seconds["colour"] = colouring.seconds
+            outcome = JobOutcome(colouring.result, marked, colouring, len(live), seconds)
+            job.resolve(outcome)
 
     def _infer(self, jobs: list[Job]) -> PipelineRun:
         parsings = [job.sketch_parsing for job in jobs]

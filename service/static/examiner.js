@@ -89,6 +89,7 @@
       return;
     }
     const model = await info.json();
+    renderColourPickers(model.colour);
     const credentials = model.content_credentials;
     const signing = credentials.signing
       ? `outputs are signed with C2PA Content Credentials (${credentials.signer}, ` +
@@ -106,6 +107,86 @@
     ["note", "note-input"],
   ];
 
+  const COLOUR_FIELDS = ["hair_colour", "skin_tone", "eye_colour"];
+  const COLOUR_INPUTS = {
+    hair_colour: ["hair-colour-input", "hair-colour-custom"],
+    skin_tone: ["skin-tone-input", "skin-tone-custom"],
+    eye_colour: ["eye-colour-input", "eye-colour-custom"],
+  };
+
+  /** Fill the colour pickers from the service's palettes (GET /v1/model). */
+  function renderColourPickers(colour) {
+    if (!colour) return;
+    for (const field of COLOUR_FIELDS) {
+      const [selectId, customId] = COLOUR_INPUTS[field];
+      const select = $(selectId);
+      select.length = 1;
+      for (const [name, hex] of Object.entries(colour.palettes[field] || {})) {
+        const option = new Option(name, name);
+        option.style.background = `linear-gradient(to right, ${hex} 0 1.2em, transparent 1.2em)`;
+        select.add(option);
+      }
+      select.add(new Option("Other colour…", "custom"));
+      select.onchange = () => {
+        $(customId).hidden = select.value !== "custom";
+      };
+    }
+    $("variations-input").max = String(colour.max_variations);
+    $("colour-fieldset").disabled = false;
+  }
+
+  function appendColourFields(body) {
+    for (const field of COLOUR_FIELDS) {
+      const [selectId, customId] = COLOUR_INPUTS[field];
+      const value = $(selectId).value;
+      if (value === "custom") body.append(field, $(customId).value);
+      else if (value) body.append(field, value);
+    }
+    const variations = Number($("variations-input").value || 0);
+    if (variations > 0) body.append("variations", String(variations));
+  }
+
+  /** What became of the hints, and the variations as a labelled grid. */
+  function renderColour(result) {
+    const colour = result.colour;
+    const notes = $("colour-notes");
+    const lines = [];
+    if (colour) {
+      for (const [region, hint] of Object.entries(colour.hints || {})) {
+        lines.push(`${region}: ${hint.value} applied`);
+      }
+      for (const [region, reason] of Object.entries(colour.not_applied || {})) {
+        lines.push(`${region}: not applied (${reason})`);
+      }
+    }
+    notes.textContent = lines.join("; ");
+    notes.hidden = lines.length === 0;
+    const grid = $("variations-grid");
+    grid.replaceChildren();
+    const entries = Object.entries((colour && colour.variations) || {});
+    for (const [name, variation] of entries) {
+      const image = result.images[name];
+      if (!image) continue;
+      const figure = document.createElement("figure");
+      const img = document.createElement("img");
+      img.src = image.url;
+      img.width = image.width;
+      img.height = image.height;
+      img.alt = `Variation: ${variation.label}`;
+      const caption = document.createElement("figcaption");
+      caption.textContent = variation.label + " ";
+      const download = document.createElement("a");
+      download.className = "download";
+      download.href = image.url;
+      download.download = image.fileName;
+      download.textContent = "Download";
+      caption.append(download);
+      figure.append(img, caption);
+      grid.append(figure);
+    }
+    $("variations").hidden = entries.length === 0;
+  }
+
   async function synthesize(parsingFile) {
     clearError();
     if (!state.sketch) {
@@ -115,6 +196,7 @@
     const body = new FormData();
     body.append("sketch", state.sketch, state.sketch.name || "sketch");
     body.append("outputs", OUTPUTS);
+    appendColourFields(body);
     for (const [field, id] of CUSTODY_FIELDS) {
       const value = $(id).value.trim();
       if (value) body.append(field, value);
@@ -252,6 +334,7 @@
     }
     updateOverlay();
     renderLegend(result.labels);
+    renderColour(result);
     renderTimings(result.timings_ms);
     renderProvenance(result, parsingFile, null);
     $("rerun-button").disabled = result.aligned;

@@ -105,6 +105,12 @@ def test_examiner_turns_a_sketch_into_a_photo_from_the_keyboard(
     open_file_chooser_with_space(page).set_files(str(sketch))
     page.keyboard.press("Tab")  # the alignment choice (automatic by default)
     assert page.evaluate("document.activeElement.value") == "auto"
+    page.keyboard.press("Tab")  # what the witness said: hair, skin, eyes, variations
+    assert page.evaluate("document.activeElement.id") == "hair-colour-input"
+    page.keyboard.press("b")  # the first palette name with a "b": black
+    assert page.evaluate("document.activeElement.value") == "black"
+    for _ in range(3):  # skin tone, eye colour, variations: left as they are
+        page.keyboard.press("Tab")
     page.keyboard.press("Tab")  # the chain-of-custody fields, all optional
     assert page.evaluate("document.activeElement.id") == "case-id-input"
     page.keyboard.type("CASE-7")
@@ -115,6 +121,9 @@ def test_examiner_turns_a_sketch_into_a_photo_from_the_keyboard(
     page.keyboard.press("Enter")
     wait_for_result(page)
     page.screenshot(path=artifacts_dir / "result.png", full_page=True)
+    # What became of the hint is said (applied, or not and why: these are random weights).
+    notes = page.locator("#colour-notes").inner_text()
+    assert notes.startswith(("hair: black applied", "hair: not applied (the parsing has no"))
 
     # Every image renders at the size the service made it, which is the sketch's size.
     for selector in ("#photo-image", "#stage1-image", "#overlay-base", "#overlay-map"):
@@ -333,3 +342,25 @@ def test_oversized_upload_and_a_wrong_parsing_map_read_as_sentences(
     assert "64x64 but the sketch is 200x250" in error.inner_text()  # the reason, in words
     page.screenshot(path=artifacts_dir / "error-wrong-parsing.png", full_page=True)
     assert watch.script_errors == []
+
+
+def test_variations_show_as_a_labelled_grid_with_downloads(
+    context: BrowserContext, page_url: str, cufs_dir: Path, test_ids: list[str], tmp_path: Path
+) -> None:
+    page, watch = open_page(context, page_url)
+    page.select_option("#skin-tone-input", "custom")
+    page.fill("#skin-tone-custom", "#8a5a3c")  # the custom picker shows once chosen
+    page.fill("#variations-input", "3")
+    synthesise(page, cufs_dir / "sketches" / f"{test_ids[2]}.png")
+    figures = page.locator("#variations-grid figure")
+    expect(figures).to_have_count(3)
+    captions = figures.locator("figcaption").all_inner_texts()
+    assert len(set(captions)) == 3 and all("skin #8a5a3c" in c for c in captions)
+    for index in range(3):
+        assert natural_size(page, f"#variations-grid figure:nth-child({index + 1}) img")[0] > 0
+    with page.expect_download() as waiting:
+        figures.nth(1).get_by_role("link", name="Download").click()
+    saved = tmp_path / waiting.value.suggested_filename
+    waiting.value.save_as(saved)
+    assert saved.name.endswith(".variation_2.png") and saved.stat().st_size > 0
+    assert watch.script_errors == [] and watch.blocked_by_csp == []

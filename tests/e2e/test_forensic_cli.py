@@ -102,3 +102,38 @@ def test_canonicalisation_is_recorded_in_the_audit_record(
         "--canonicalise", "on", env_dir=data,
     )  # fmt: skip
     assert remote.returncode == 2 and "ISEGAN_CANONICALISE" in remote.stderr
+
+
+def test_colour_hints_and_variations_are_files_and_records(
+    cufs_dir: Path, test_ids: list[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "installation"
+    sketch = cufs_dir / "sketches" / f"{test_ids[4]}.png"
+    made = run(
+        "synthesize", sketch, "-o", tmp_path / "out", "--align", "false", "--c2pa", "off",
+        "--hair-colour", "dark-brown", "--skin-tone", "3", "--variations", "2", env_dir=data,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    stem = sketch.stem
+    assert written == sorted(
+        [f"{stem}.png", f"{stem}.parsing.png", f"{stem}.variation-1.png", f"{stem}.variation-2.png"]
+    )
+    record = json.loads((data / "audit.jsonl").read_text().splitlines()[-1])
+    assert record["options"]["hair_colour"] == "dark-brown" and record["options"]["variations"] == 2
+    assert record["colour"]["hints"]["skin"] == {"value": "3", "rgb": "#b88c6c"}
+    assert set(record["outputs"]) == {"photo", "parsing", "variation_1", "variation_2"}
+    labels = [record["colour"]["variations"][f"variation_{i}"]["label"] for i in (1, 2)]
+    assert labels[0] != labels[1] and all("hair dark-brown" in label for label in labels)
+
+
+def test_a_bad_colour_flag_is_one_clear_line(cufs_dir: Path, test_ids, tmp_path) -> None:
+    sketch = cufs_dir / "sketches" / f"{test_ids[2]}.png"
+    for flags, needle in (
+        (["--eye-colour", "violet"], "--eye-colour: 'violet' is not one of brown, hazel"),
+        (["--variations", "99"], "--variations: 99 is not between 0 and 32"),
+    ):
+        result = run("synthesize", sketch, "-o", tmp_path, *flags, env_dir=tmp_path / "d")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"isegan synthesize: error: {needle}")

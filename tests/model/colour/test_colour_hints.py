@@ -8,6 +8,7 @@ from PIL import Image
 
 from isegan.model.colour.hints import (
     CLASSES,
+    EDGE_RADIUS,
     PALETTES,
     ColourHint,
     HintError,
@@ -62,7 +63,8 @@ def test_a_hint_moves_its_region_to_the_colour_and_keeps_the_rest(result, region
     # far from the region nothing moves; inside it the shading (lightness spread) is kept
     from scipy import ndimage
 
-    far = ~ndimage.binary_dilation(np.isin(class_map, CLASSES[hint.region]), iterations=4)
+    region_mask = np.isin(class_map, CLASSES[hint.region])
+    far = ~ndimage.binary_dilation(region_mask, iterations=EDGE_RADIUS + 1)
     assert np.array_equal(np.asarray(photo)[far], np.asarray(result.photo)[far])
     inside = np.isin(class_map, CLASSES[hint.region])
     spread = [
