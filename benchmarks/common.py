@@ -55,16 +55,21 @@ def commit() -> str:
 
 
 def section(
-    title: str, body: str, argv: list[str] | None = None, machine_text: str | None = None
+    title: str,
+    body: str,
+    argv: list[str] | None = None,
+    machine_text: str | None = None,
+    command: list[str] | None = None,
 ) -> str:
     """A dated section: title, machine (``machine_text`` when the figures come from another
-    machine than this one), commit, the command that made it, its output."""
-    command = shlex.join([Path(sys.executable).name, *(argv if argv is not None else sys.argv)])
+    machine than this one), commit, the command that made it (this Python script with
+    ``argv``, or ``command`` as given), its output."""
+    shown = command or [Path(sys.executable).name, *(argv if argv is not None else sys.argv)]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"### {title}: {stamp}\n\n"
         f"Machine: {machine_text or machine()}. Commit: `{commit()}`.\n\n"
-        f"```sh\n{command}\n```\n\n{body.strip()}\n"
+        f"```sh\n{shlex.join(shown)}\n```\n\n{body.strip()}\n"
     )
 
 

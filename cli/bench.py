@@ -1,12 +1,19 @@
 """``isegan bench``: the eager fp32 baseline and every optimised inference path, measured
 in one process on the same sketches, with speed-ups, achieved GFLOP/s against the
-machine's own matmul peak, and peak memory."""
+machine's own matmul peak, page faults and peak memory.
+
+Every path is built and warmed first, then all are timed in alternating rounds (their
+order rotated each round), so that no path's figure depends on what ran just before it:
+eager fp32 takes tens of thousands of minor page faults a call, and timed alone after a
+cold start it measured half again slower than warmed and alternated. ``--peers`` adds
+G1+G2 under ONNX Runtime and OpenVINO where they are installed (:mod:`isegan.cli.peers`)."""
 
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +22,15 @@ import torch
 from PIL import Image, ImageDraw
 
 from isegan.cli.benchmark import (
+    Contender,
     PathResult,
     PeakMemory,
+    alternate,
     count_flops,
     matmul_peak,
     stage_breakdown,
     summarise,
-    time_calls,
+    warm,
 )
 from isegan.cli.images import expand_inputs, read_image
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
@@ -67,9 +76,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--batch-sizes", type=int, nargs="+", default=[1, 4, 8],
         help="batch sizes for the optimised paths (default 1 4 8)",
     )  # fmt: skip
-    parser.add_argument("--calls", type=int, default=6, help="timed calls per path")
+    parser.add_argument(
+        "--calls", type=int, default=3, help="timed calls per path in each round (default 3)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="rounds of timed calls; every path runs once per round, in rotated order (default 4)",
+    )
     parser.add_argument(
         "--warmup", type=int, default=2, help="untimed calls per path first (at least 1)"
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also time G1+G2 alone under torch, ONNX Runtime and OpenVINO (those "
+        "installed) in the same alternating rounds, with their output differences",
     )
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument(
@@ -158,11 +181,14 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         peaks["fp16"] = matmul_peak(device, torch.float16)
 
-    results: list[PathResult] = []
-    for path in plan_paths(device, args.batch_sizes, args.compile):
-        result = measure_path(path, parser, generators, sketches, device, args, flops, peaks)
-        result.speedup = result.images_per_s / results[0].images_per_s if results else 1.0
-        results.append(result)
+    measured = [
+        MeasuredPath(path, parser, generators, sketches, device, args.warmup)
+        for path in plan_paths(device, args.batch_sizes, args.compile)
+    ]  # all built and warmed before any is timed
+    alternate([m.contender for m in measured], device, rounds=args.rounds, calls=args.calls)
+    results = [m.result(flops, peaks, args.rounds * args.calls) for m in measured]
+    for result in results:
+        result.speedup = result.images_per_s / results[0].images_per_s
 
     fastest_peak = max(peaks.values())
     report = {
@@ -177,7 +203,16 @@ def run(args: argparse.Namespace) -> int:
         "baseline": results[0].as_dict(),
         "paths": [result.as_dict() for result in results],
         "best": max(results, key=lambda r: r.images_per_s).as_dict(),
+        "method": f"every path warmed ({max(args.warmup, 1)} calls), then {args.rounds} "
+        f"rounds of {args.calls} calls per path, order rotated each round",
     }
+    if args.peers:
+        from isegan.cli.peers import compare_peers
+
+        report["peers"] = compare_peers(
+            generators, parser, sketches, device, rounds=args.rounds, calls=args.calls,
+            pipeline_ms=results[default_path_index(measured, device)].ms_per_image,
+        )  # fmt: skip
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -185,42 +220,62 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure_path(
-    path: BenchPath,
-    parser: torch.nn.Module,
-    generators: Generators,
-    sketches: list[Image.Image],
-    device: torch.device,
-    args: argparse.Namespace,
-    flops: int,
-    peaks: dict[str, float],
-) -> PathResult:
-    """One path on its own copy of the networks (preparing them changes them)."""
-    pipeline = FacePipeline(
-        copy.deepcopy(parser), copy.deepcopy(generators), device=device, options=path.options
-    )
-    size = path.batch_size
-    batches = iter(
-        [sketches[(i * size + j) % len(sketches)] for j in range(size)]
-        for i in range(max(args.warmup, 1) + args.calls)
-    )
-    timings: list[dict[str, float]] = []
+def default_path_index(measured: list[MeasuredPath], device: torch.device) -> int:
+    """Which path is what the service and CLI run by default, at batch 1."""
+    wanted = InferenceOptions(precision="auto")
+    best = resolve_precision("auto", device)
+    for index, path in enumerate(measured):
+        options = path.path.options.model_copy(update={"precision": "auto"})
+        if path.path.batch_size == 1 and path.pipeline.precision == best and options == wanted:
+            return index
+    raise LookupError("no path runs the default options at batch 1")
 
-    def call() -> None:
-        timings.append(pipeline.run(next(batches), align="false").timings.stage_seconds())
 
-    with PeakMemory(device) as memory:
-        first, seconds = time_calls(call, device, warmup=max(args.warmup, 1), calls=args.calls)
-    precision = pipeline.precision
-    result = summarise(
-        path.name, precision, size, seconds, flops, peaks.get(precision, peaks["fp32"]),
-        memory.peak_mib,
-    )  # fmt: skip
-    result.first_call_ms = first * 1000
-    result.stage_ms_per_image, result.over_generators = stage_breakdown(
-        timings[-args.calls :], seconds, size
-    )
-    return result
+class MeasuredPath:
+    """One path on its own copy of the networks (preparing them changes them): built,
+    warmed, and timed by :func:`~isegan.cli.benchmark.alternate` beside the others."""
+
+    def __init__(
+        self,
+        path: BenchPath,
+        parser: torch.nn.Module,
+        generators: Generators,
+        sketches: list[Image.Image],
+        device: torch.device,
+        warmup: int,
+    ) -> None:
+        self.path, self.device = path, device
+        self.pipeline = FacePipeline(
+            copy.deepcopy(parser), copy.deepcopy(generators), device=device, options=path.options
+        )
+        size = path.batch_size
+        self._batches = [[sketches[(i * size + j) % len(sketches)] for j in range(size)]
+                         for i in range(len(sketches))]  # fmt: skip
+        self._calls = 0
+        self.timings: list[dict[str, float]] = []
+        self.memory = PeakMemory(device)
+        self.contender = Contender(path.name, self._call)
+        with self.memory:
+            warm(self.contender, device, max(warmup, 1))
+
+    def _call(self) -> None:
+        batch = self._batches[self._calls % len(self._batches)]
+        self._calls += 1
+        self.timings.append(self.pipeline.run(batch, align="false").timings.stage_seconds())
+
+    def result(self, flops: int, peaks: dict[str, float], timed: int) -> PathResult:
+        seconds, size = self.contender.seconds, self.path.batch_size
+        precision = self.pipeline.precision
+        result = summarise(
+            self.path.name, precision, size, seconds, flops,
+            peaks.get(precision, peaks["fp32"]), self.memory.peak_mib,
+        )  # fmt: skip
+        result.first_call_ms = self.contender.first_s * 1000
+        result.minor_faults_per_call = statistics.median(self.contender.faults)
+        result.stage_ms_per_image, result.over_generators = stage_breakdown(
+            self.timings[-timed:], seconds, size
+        )
+        return result
 
 
 def print_table(report: dict[str, object], results: list[PathResult]) -> None:
@@ -241,8 +296,9 @@ def print_table(report: dict[str, object], results: list[PathResult]) -> None:
         "GFLOP/s",
         "peak",
         "1st s",
+        "faults",
     )
-    widths = (5, 7, 8, 8, 7, 7, 8, 5, 6)
+    widths = (5, 7, 8, 8, 7, 7, 8, 5, 6, 7)
     print(
         f"{'path':50} "
         + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
@@ -253,7 +309,8 @@ def print_table(report: dict[str, object], results: list[PathResult]) -> None:
         print(
             f"{r.name:50} {r.batch_size:5d} {r.images_per_s:7.2f} {r.latency_p50_ms:8.1f} "
             f"{r.latency_p95_ms:8.1f} {r.ms_per_image:7.1f} {r.speedup:6.2f}x "
-            f"{r.gflops_per_s:8.1f} {r.peak_fraction:5.0%} {r.first_call_ms / 1000:6.1f} {memory}"
+            f"{r.gflops_per_s:8.1f} {r.peak_fraction:5.0%} {r.first_call_ms / 1000:6.1f} "
+            f"{r.minor_faults_per_call:7.0f} {memory}"
         )
     print("\nms per image by stage (medians), and the whole call over G1 + G2:")
     for r in results:
@@ -267,6 +324,36 @@ def print_table(report: dict[str, object], results: list[PathResult]) -> None:
         f"{best.speedup:.2f}x the baseline; the matmul-peak floor is {floor:.1f} ms per image "
         f"({best.ms_per_image / floor:.1f}x away)"
     )
+    print(f"method: {report['method']}; faults: median minor page faults per call")
+    peers = report.get("peers")
+    if isinstance(peers, dict):
+        print_peers(peers)
+
+
+def print_peers(peers: dict[str, object]) -> None:
+    """The --peers table: G1+G2 alone per runtime and batch size."""
+    rows = peers.get("rows")
+    if not isinstance(rows, list):
+        print(f"peers: {peers.get('skipped')}")
+        return
+    print("\nG1+G2 alone (same inputs, same rounds):")
+    print(
+        f"{'runtime':18} {'precision':9} {'batch':>5} {'ms/img':>7} {'faults':>7} {'max diff':>9}"
+    )
+    for row in rows:
+        print(
+            f"{row['runtime']:18} {row['precision']:9} {row['batch_size']:5d} "
+            f"{row['ms_per_image']:7.1f} {row['minor_faults_per_call']:7.0f} "
+            f"{row['max_difference_grey_levels']:9.3f}"
+        )
+    if "pipeline_over_fastest_peer" in peers:
+        print(
+            f"the default pipeline at batch 1 (parse included): {peers['pipeline_ms_batch1']:.1f} "
+            f"ms per image, {peers['pipeline_over_fastest_peer']:.2f}x {peers['fastest_peer']}'s "
+            "G1+G2 alone"
+        )
+    if "not_measured" in peers:
+        print(f"not measured: {peers['not_measured']}")
 
 
 def main(argv: list[str] | None = None) -> int:

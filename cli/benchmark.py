@@ -8,9 +8,10 @@ speed-up is a ratio of two runs on the same machine under the same conditions.
 from __future__ import annotations
 
 import contextlib
+import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,10 @@ class PathResult:
     #: The whole call's time over G1 + G2's (stage1 + stage2): what the pipeline costs
     #: beyond its generators.
     over_generators: float = 0.0
+    #: Median minor page faults per timed call: a path that keeps faulting in fresh
+    #: memory (eager fp32's allocator can take tens of thousands a call) is slowed by
+    #: what ran before it, not by its arithmetic alone.
+    minor_faults_per_call: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -123,6 +128,52 @@ def time_calls(
         _synchronize(device)
         seconds.append(time.perf_counter() - started)
     return first, seconds
+
+
+def minor_faults() -> int:
+    """The process's minor page faults so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+@dataclass
+class Contender:
+    """One thing to time: a call, and what the rounds measured of it."""
+
+    name: str
+    call: Callable[[], object]
+    first_s: float = 0.0
+    seconds: list[float] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)
+
+
+def warm(contender: Contender, device: torch.device, calls: int) -> None:
+    """``calls`` untimed calls (at least one); the first one's seconds are kept, since
+    that is where compilation and first allocations happen."""
+    started = time.perf_counter()
+    contender.call()
+    _synchronize(device)
+    contender.first_s = time.perf_counter() - started
+    for _ in range(calls - 1):
+        contender.call()
+    _synchronize(device)
+
+
+def alternate(
+    contenders: Sequence[Contender], device: torch.device, *, rounds: int, calls: int
+) -> None:
+    """Time every contender, all already warm, in ``rounds`` rounds of ``calls`` calls
+    each, their order rotated every round, so that none is always the one that runs
+    after a cold or a memory-hungry neighbour. Appends each call's seconds and faults."""
+    for round_index in range(rounds):
+        shift = round_index % len(contenders)
+        for contender in [*contenders[shift:], *contenders[:shift]]:
+            for _ in range(calls):
+                faults = minor_faults()
+                started = time.perf_counter()
+                contender.call()
+                _synchronize(device)
+                contender.seconds.append(time.perf_counter() - started)
+                contender.faults.append(minor_faults() - faults)
 
 
 def percentile(values: list[float], q: float) -> float:

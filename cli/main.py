@@ -13,6 +13,7 @@ from isegan.cli import (
     bench,
     credentials,
     evaluate,
+    export,
     parse,
     serve,
     synthesize,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     api_key.add_parser(subparsers)
     credentials.add_parsers(subparsers)
     bench.add_parser(subparsers)
+    export.add_parser(subparsers)
     return parser
 
 

@@ -27,6 +27,7 @@ from isegan.model.alignment.align import (
     parse_align,
 )
 from isegan.model.alignment.five_points import FivePointLandmarker
+from isegan.model.allocator import keep_freed_memory
 from isegan.model.canonicalise import CanonicaliseConfig, canonicalise
 from isegan.model.device import resolve_device
 from isegan.model.face_classes import NUM_FACE_CLASSES
@@ -122,6 +123,7 @@ class FacePipeline:
         pipeline may own. ``landmarks`` chooses alignment's landmark backend;
         ``canonicalise`` (None: off) brings every input to CUFS's paper and stroke levels
         before anything else sees it (:mod:`isegan.model.canonicalise`)."""
+        keep_freed_memory()  # process-wide: activations stop faulting in every call
         self.landmarks: LandmarkBackend = landmarks
         self.canonicalise = canonicalise
         self.device = device

@@ -23,7 +23,8 @@ def test_bench_json_reports_every_path_against_the_baseline(
         sys.executable, "-m", "isegan.cli.main", "bench",
         "--checkpoint", str(generator_checkpoint), "--parser", str(parser_checkpoint),
         "--device", "cpu", "--sketches", *map(str, sketches),
-        "--batch-sizes", "1", "2", "--calls", "2", "--warmup", "1", "--json",
+        "--batch-sizes", "1", "2", "--calls", "1", "--rounds", "2", "--warmup", "1",
+        "--peers", "--json",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
@@ -53,10 +54,27 @@ def test_bench_json_reports_every_path_against_the_baseline(
             whole / (stages["stage1"] + stages["stage2"])
         )
         assert path["over_generators"] > 1
+        assert path["minor_faults_per_call"] >= 0
     assert report["gflop_per_image"] > 0
     assert report["matmul_peak_gflops"]["fp32"] > 0
     assert report["sketches"] == 3
     assert report["best"]["images_per_s"] == max(p["images_per_s"] for p in report["paths"])
+    assert "2 rounds of 1 calls per path" in report["method"]
+
+    # --peers: G1+G2 alone under torch and ONNX Runtime (a dev dependency), same rounds
+    peers = report["peers"]
+    runtimes = {(row["runtime"], row["batch_size"]) for row in peers["rows"]}
+    for runtime in ("torch eager fp32", "isegan default", "onnxruntime"):
+        assert {(runtime, 1), (runtime, 4)} <= runtimes
+    for row in peers["rows"]:
+        assert row["ms_per_image"] > 0
+        if row["runtime"] in ("torch eager fp32", "onnxruntime"):  # both fp32
+            assert row["max_difference_grey_levels"] < 0.01
+    assert peers["pipeline_over_fastest_peer"] == pytest.approx(
+        peers["pipeline_ms_batch1"]
+        / min(r["ms_per_image"] for r in peers["rows"]
+              if r["batch_size"] == 1 and r["runtime"] not in ("torch eager fp32", "isegan default"))
+    )  # fmt: skip
 
 
 def test_flop_count_is_twice_the_multiply_adds_of_a_convolution() -> None:
