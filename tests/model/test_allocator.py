@@ -39,7 +39,7 @@ def _faults(mode: str, **env: str) -> tuple[str, float]:
 def test_tuned_malloc_keeps_activations_and_stops_the_faults() -> None:
     tuned, faults_tuned = _faults("on")
     assert tuned == "True"
-    untuned, faults_default = _faults("off")
+    _, faults_default = _faults("off")
     assert faults_default > 1000  # the activations come and go through mmap
     assert faults_tuned < faults_default / 20
     refused, _ = _faults("on", ISEGAN_MALLOC_TUNING="off")
