@@ -312,7 +312,7 @@
       const blob = new Blob([decodeBase64(image.data)], { type: image.media_type });
       state.blobs[name] = blob;
       image.url = objectUrl(blob);
-      image.fileName = `${stem}.${FILE_NAMES[name] || name}.${image.media_type.split("/")[1]}`;
+      image.fileName = `${stem}.${FILE_NAMES[name] || name.replace("_", "-")}.${image.media_type.split("/")[1]}`;
     }
     const images = result.images;
     showImage("photo-image", images.photo);

@@ -362,5 +362,7 @@ def test_variations_show_as_a_labelled_grid_with_downloads(
         figures.nth(1).get_by_role("link", name="Download").click()
     saved = tmp_path / waiting.value.suggested_filename
     waiting.value.save_as(saved)
-    assert saved.name.endswith(".variation_2.png") and saved.stat().st_size > 0
+    assert (
+        saved.name.endswith(".variation-2.png") and saved.stat().st_size > 0
+    )  # as the CLI names it
     assert watch.script_errors == [] and watch.blocked_by_csp == []
