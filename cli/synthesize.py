@@ -33,8 +33,8 @@ from isegan.provenance.audit import AuditLog
 from isegan.provenance.credentials import CredentialsError
 from isegan.provenance.custody import FIELD_NAMES, Custody, CustodyError, parse_custody
 from isegan.provenance.installation import Installation, default_data_dir
-from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS, OutputName, Variation
-from isegan.provenance.render import PhotoMarker, output_images, unmarked
+from isegan.provenance.outputs import DEFAULT_OUTPUTS, EXTRA_OUTPUTS
+from isegan.provenance.render import PhotoMarker, coloured_images, unmarked
 from isegan.provenance.signing import SigningSetup, choose_signing, require_key_pair
 from isegan.provenance.stamp import Stamper, Upload
 from isegan.provenance.watermark import WATERMARK_PRECISIONS, Watermarker
@@ -304,8 +304,7 @@ def _write_outputs(
     audit log. A hint that could not be applied is said on stderr and in the record."""
     names = DEFAULT_OUTPUTS + (EXTRA_OUTPUTS if args.extras else ())
     colouring = colour_result(result, colour)
-    images: dict[OutputName, Image.Image] = output_images(colouring.result, names, sketch)
-    images.update({Variation(v.index): v.photo for v in colouring.variations})
+    images = coloured_images(colouring, names, sketch)
     for region, reason in colouring.outcome.not_applied.items():
         print(f"{path}: {region} hint not applied: {reason}", file=sys.stderr)
     marked = marking.marker.mark(images) if marking.marker is not None else unmarked(images)

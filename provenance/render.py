@@ -22,12 +22,13 @@ from typing import Any
 
 from PIL import Image
 
+from isegan.model.colour.colouring import Colouring
 from isegan.model.face_classes import parsing_to_image
 from isegan.model.pipeline import PipelineResult
 from isegan.provenance.credentials import CredentialSigner
 from isegan.provenance.installation import RecordNumbers
 from isegan.provenance.media_labels import EmbeddedFacts, OutputFormat, encode_image
-from isegan.provenance.outputs import Output, OutputName
+from isegan.provenance.outputs import Output, OutputName, Variation
 from isegan.provenance.watermark import Watermarker
 
 
@@ -105,6 +106,16 @@ def output_images(
     images: dict[OutputName, Image.Image] = {name: makers[name]() for name in wanted}
     if result.warped and Output.PHOTO in wanted:
         images[Output.PHOTO_ON_INPUT] = result.photo_on_input(sketch)
+    return images
+
+
+def coloured_images(
+    colouring: Colouring, names: Iterable[str], sketch: Image.Image
+) -> dict[OutputName, Image.Image]:
+    """The requested outputs of a coloured result (:func:`output_images`), then each of
+    its variations as an output of its own."""
+    images = output_images(colouring.result, names, sketch)
+    images.update({Variation(v.index): v.photo for v in colouring.variations})
     return images
 
 

@@ -47,8 +47,8 @@ from PIL import Image
 from isegan.model.alignment.align import AlignMode
 from isegan.model.colour.colouring import Colouring, ColourRequest, colour_result
 from isegan.model.pipeline import PipelineResult, PipelineRun
-from isegan.provenance.outputs import Output, OutputName, Variation
-from isegan.provenance.render import Marked, PhotoMarker, output_images, unmarked
+from isegan.provenance.outputs import Output
+from isegan.provenance.render import Marked, PhotoMarker, coloured_images, unmarked
 from isegan.service.prometheus import ServiceMetrics
 from isegan.service.runtime.batch_sizing import BatchSizer, BatchSizing
 
@@ -106,10 +106,7 @@ class Job:
         """``result`` coloured as asked, and the wanted outputs and variations as images,
         photos marked (on the worker's thread)."""
         colouring = colour_result(result, self.colour)
-        images: dict[OutputName, Image.Image] = output_images(
-            colouring.result, self.outputs, self.sketch
-        )
-        images.update({Variation(v.index): v.photo for v in colouring.variations})
+        images = coloured_images(colouring, self.outputs, self.sketch)
         marked = self.marker.mark(images) if self.marker is not None else unmarked(images)
         return colouring, marked
 
