@@ -109,27 +109,6 @@ class PathResult:
         return asdict(self)
 
 
-def time_calls(
-    function: Callable[[], object], device: torch.device, *, warmup: int, calls: int
-) -> tuple[float, list[float]]:
-    """Seconds of the first call (where compilation and allocation happen), then of each
-    of ``calls`` calls after the ``warmup`` untimed ones (the first counts as one)."""
-    started = time.perf_counter()
-    function()
-    _synchronize(device)
-    first = time.perf_counter() - started
-    for _ in range(warmup - 1):
-        function()
-    _synchronize(device)
-    seconds = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        function()
-        _synchronize(device)
-        seconds.append(time.perf_counter() - started)
-    return first, seconds
-
-
 def minor_faults() -> int:
     """The process's minor page faults so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
