@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parser", type=Path, help="the face parser the run trained with (default: bundled)"
     )
+    parser.add_argument("--face-model", type=Path, help="dlib's face-recognition .dat")
+    parser.add_argument("--device", help="isegan eval's --device (default: its own)")
     args = parser.parse_args(argv)
     if args.scored:
         scores = ranked(json.loads(args.run.read_text())["results"])
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                "--nlda-repeats", "2", "--robustness", "all"]  # fmt: skip
     if args.parser is not None:
         command += ["--parser", str(args.parser)]
+    if args.face_model is not None:
+        command += ["--face-model", str(args.face_model)]
+    if args.device is not None:
+        command += ["--device", args.device]
     for checkpoint in checkpoints:
         command += ["--checkpoint", str(checkpoint)]
     subprocess.run(command, check=True)
