@@ -74,3 +74,25 @@ def test_cuda_watermark_matches_the_cpu_and_reads_back(cufs_dir, test_ids):
             reading = reader.read(marked, ["gpu-test"])
             assert reading is not None and reading.record == 77
         assert np.abs(cpu.scores(on_cuda) - cuda.scores(on_cuda)).max() < 1e-2
+
+
+def test_training_augmentations_run_on_cuda_as_on_the_cpu() -> None:
+    """Every rendering training draws runs on the device its batch is on (the resampling
+    once built a CPU offset for a CUDA matrix and stopped a GPU training run at step 1),
+    and on CUDA it draws the same renderings as on the CPU."""
+    import torch
+
+    from isegan.training.robustness.augment import PHOTOMETRIC, AugmentConfig, SketchAugmenter
+
+    generator = torch.Generator().manual_seed(0)
+    sketch = torch.rand(8, 3, 64, 48, generator=generator) * 2 - 1
+    photo = torch.rand(8, 3, 64, 48, generator=generator) * 2 - 1
+    augmenter = SketchAugmenter(AugmentConfig(photometric=1.0, style=1.0, seed=1))
+    applied: set[str] = set()
+    for step in range(12):  # enough draws to reach every rendering
+        on_cpu = augmenter(sketch, photo, step)
+        on_cuda = augmenter(sketch.cuda(), photo.cuda(), step)
+        assert on_cuda.sketch.device.type == "cuda"
+        assert on_cuda.applied == on_cpu.applied
+        applied.update(name for names in on_cuda.applied for name in names)
+    assert {name for name, _ in PHOTOMETRIC} <= applied

@@ -132,7 +132,9 @@ def _resampled(image: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         torch.tensor([_uniform(g, -12, 12)], device=image.device),
         torch.full((1, 2), scale, device=image.device),
     )
-    forward[:, :, 2] += torch.tensor([(size[1] - width) / 2, (size[0] - height) / 2])
+    forward[:, :, 2] += torch.tensor(
+        [(size[1] - width) / 2, (size[0] - height) / 2], device=image.device
+    )
     paper = torch.ones(3, device=image.device)
     page = warp_affine(image, forward, size, mode="bicubic", padding_mode="fill", fill_value=paper)
     back = invert_affine_transform(forward)
