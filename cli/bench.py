@@ -39,6 +39,7 @@ from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.device import resolve_device
 from isegan.model.inference_options import InferenceOptions, native_bf16, resolve_precision
 from isegan.model.networks.parser import BiSeNet
+from isegan.model.openvino_backend import openvino_available
 from isegan.model.parsing import FaceParser, load_parser
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.generator_pair import Generators, build_generators, load_generators
@@ -112,14 +113,16 @@ class BenchPath:
 def plan_paths(device: torch.device, batch_sizes: list[int], with_compile: bool) -> list[BenchPath]:
     """The baseline first, then each optimisation added in turn, then batching."""
     reference = InferenceOptions.reference()
-    fast = InferenceOptions(precision="auto")
+    fast = InferenceOptions(backend="torch")
     best = resolve_precision("auto", device)
     optimised = f"{best}+channels_last+fold_bn+direct_resize"
     paths = [
         BenchPath("eager-fp32", reference, 1),
         BenchPath("fp32+channels_last", reference.model_copy(update={"channels_last": True}), 1),
         BenchPath(
-            "fp32+channels_last+fold_bn+direct_resize", InferenceOptions(precision="fp32"), 1
+            "fp32+channels_last+fold_bn+direct_resize",
+            InferenceOptions(precision="fp32", backend="torch"),
+            1,
         ),
     ]
     if best != "fp32":
@@ -127,6 +130,10 @@ def plan_paths(device: torch.device, batch_sizes: list[int], with_compile: bool)
     for size in batch_sizes:
         if size > 1:
             paths.append(BenchPath(optimised, fast, size))
+    if device.type == "cpu" and openvino_available():
+        # the default: each network on whichever of torch and OpenVINO timed faster here
+        for size in sorted({1, *batch_sizes}):
+            paths.append(BenchPath("default (backend auto)", InferenceOptions(), size))
     if with_compile:
         compiled = fast.model_copy(update={"compile": True})
         for size in sorted({1, max(batch_sizes)}):
@@ -222,10 +229,14 @@ def run(args: argparse.Namespace) -> int:
 
 def default_path_index(measured: list[MeasuredPath], device: torch.device) -> int:
     """Which path is what the service and CLI run by default, at batch 1."""
-    wanted = InferenceOptions(precision="auto")
+    wanted = InferenceOptions()
+    for index, path in enumerate(measured):
+        if path.path.batch_size == 1 and path.path.options == wanted:
+            return index
+    # without openvino the default backend is torch: the torch path at the best precision
     best = resolve_precision("auto", device)
     for index, path in enumerate(measured):
-        options = path.path.options.model_copy(update={"precision": "auto"})
+        options = path.path.options.model_copy(update={"precision": "auto", "backend": "auto"})
         if path.path.batch_size == 1 and path.pipeline.precision == best and options == wanted:
             return index
     raise LookupError("no path runs the default options at batch 1")
@@ -271,6 +282,8 @@ class MeasuredPath:
             peaks.get(precision, peaks["fp32"]), self.memory.peak_mib,
         )  # fmt: skip
         result.first_call_ms = self.contender.first_s * 1000
+        chosen = self.pipeline.backends
+        result.backends = {"parser": chosen.parser, "generators": chosen.generators}
         result.minor_faults_per_call = statistics.median(self.contender.faults)
         result.stage_ms_per_image, result.over_generators = stage_breakdown(
             self.timings[-timed:], seconds, size

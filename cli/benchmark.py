@@ -95,6 +95,8 @@ class PathResult:
     peak_memory_mib: float | None
     first_call_ms: float = 0.0
     speedup: float = 1.0
+    #: Which runtime ran the parser and G1+G2 ("torch"; the default path may pick OpenVINO).
+    backends: dict[str, str] = field(default_factory=dict)
     #: Median ms per image of each pipeline stage over the timed calls.
     stage_ms_per_image: dict[str, float] = field(default_factory=dict)
     #: The whole call's time over G1 + G2's (stage1 + stage2): what the pipeline costs

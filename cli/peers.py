@@ -4,8 +4,11 @@ The same real inputs (the bench sketches on the pipeline's canvas, P_s from the 
 go through G1+G2 as
 
 - torch eager fp32 (the reference every output difference is taken against);
-- isegan's default path (the service's: bf16 where the CPU computes it natively,
-  channels_last, BatchNorm folded);
+- isegan's torch path (bf16 where the CPU computes it natively, channels_last,
+  BatchNorm folded);
+- isegan's default path, as the service runs it: the torch path or isegan's own
+  OpenVINO backend, whichever the pipeline timed faster on this host
+  (:mod:`isegan.model.openvino_backend`);
 - ONNX Runtime, fp32, from the exported graph (:mod:`isegan.model.export`), when
   onnxruntime and onnx are installed;
 - OpenVINO at its own default precision (bf16 on CPUs that have it), from the same
@@ -39,6 +42,8 @@ from isegan.model.inference_options import (
     prepare,
     resolve_precision,
 )
+from isegan.model.openvino_backend import describe
+from isegan.model.pipeline import FacePipeline
 from isegan.model.preprocess import Preprocess
 from isegan.model.weights.generator_pair import Generators
 
@@ -79,6 +84,20 @@ def torch_runner(generators: Generators, options: InferenceOptions | None) -> Ru
         return np.asarray(photo.float().numpy())
 
     return run
+
+
+def default_runner(generators: Generators, parser: torch.nn.Module) -> tuple[Runner, str]:
+    """G1+G2 as the default pipeline runs them on this host, and its backend's name."""
+    pipeline = FacePipeline(
+        copy.deepcopy(parser), copy.deepcopy(generators), device=torch.device("cpu"),
+        options=InferenceOptions(),
+    )  # fmt: skip
+
+    def run(sketch: np.ndarray, parsing: np.ndarray) -> np.ndarray:
+        photo = pipeline.generate(torch.from_numpy(sketch), torch.from_numpy(parsing))[0]
+        return np.asarray(photo.numpy())
+
+    return run, describe(pipeline.backends.generators, pipeline.precision)
 
 
 def onnxruntime_runner(graph_file: Path) -> Runner | None:
@@ -143,13 +162,16 @@ def compare_peers(
             export_generators(generators, graph_file, (size, size))
         except RuntimeError as error:  # the onnx package is missing
             export_error = str(error)
+        default, default_label = default_runner(generators, parser)
         runners: dict[str, Runner] = {
             "torch eager fp32": torch_runner(generators, None),
-            "isegan default": torch_runner(generators, InferenceOptions(precision="auto")),
+            "isegan torch": torch_runner(generators, InferenceOptions(backend="torch")),
+            "isegan default": default,
         }
         labels: dict[str, str] = {
             "torch eager fp32": "fp32",
-            "isegan default": resolve_precision("auto", device),
+            "isegan torch": resolve_precision("auto", device),
+            "isegan default": default_label,
         }
         if export_error is None:
             ort = onnxruntime_runner(graph_file)

@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from isegan.model.inference_options import PRECISIONS
+from isegan.model.inference_options import BACKENDS, PRECISIONS
 from isegan.service.settings import SETTINGS_FILE_VARIABLE, ServiceSettings
 
 #: Flag -> settings field, for the flags that override settings.
-_FLAG_FIELDS = ("host", "port", "checkpoint", "parser", "device", "audit_log", "precision")
+_FLAG_FIELDS = (
+    "host", "port", "checkpoint", "parser", "device", "audit_log", "precision", "backend"
+)  # fmt: skip
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--precision",
         choices=PRECISIONS,
         help="auto (default: bf16 where native), fp32, bf16, fp16",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="auto (default: the faster of PyTorch and OpenVINO on this CPU), torch, openvino",
     )
     parser.set_defaults(run=run)
 

@@ -25,7 +25,7 @@ from isegan.model.colour.colouring import (
     colour_result,
 )
 from isegan.model.colour.hints import PALETTES
-from isegan.model.inference_options import PRECISIONS, InferenceOptions
+from isegan.model.inference_options import BACKENDS, PRECISIONS, InferenceOptions
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.version import code_version
 from isegan.model.weights.pretrained import default_generator_path
@@ -65,6 +65,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default="auto",
         help="auto (default): bf16 where the device computes it natively, else fp32 (fp16 "
         "on older GPUs); fp32 is the reference the optimised paths are tested against",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="auto (default): on a CPU with openvino installed, the faster of PyTorch and "
+        "OpenVINO on this host (timed once, then kept); torch; openvino",
     )
     parser.add_argument(
         "--extras",
@@ -255,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         parser_file,
         device=args.device,
         parser_backend=args.parser_backend,
-        options=InferenceOptions(precision=args.precision),
+        options=InferenceOptions(precision=args.precision, backend=args.backend),
     )
     if args.canonicalise is None:
         args.canonicalise = "on" if CANONICALISE_BY_DEFAULT else "off"

@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 ResolvedPrecision = Literal["fp32", "bf16", "fp16"]
+#: Which runtime runs the networks: "auto" times PyTorch and OpenVINO on a CPU host and
+#: keeps the faster (PyTorch alone where openvino is not installed, or on CUDA).
+Backend = Literal["auto", "torch", "openvino"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
 _Function = TypeVar("_Function", bound=Callable[..., Any])
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -42,6 +46,11 @@ class InferenceOptions(BaseModel):
     channels_last: bool = True
     fold_batchnorm: bool = True
     compile: bool = False
+    backend: Backend = Field(
+        "auto",
+        description="auto: on a CPU with openvino installed, time PyTorch and OpenVINO "
+        "for the parser and for G1+G2 at load and keep the faster of each; torch; openvino.",
+    )
     parser_direct_resize: bool = Field(
         True,
         description="Resize the parser's logits straight to the canvas, not via its input "
@@ -59,6 +68,7 @@ class InferenceOptions(BaseModel):
             channels_last=False,
             fold_batchnorm=False,
             compile=False,
+            backend="torch",
             parser_direct_resize=False,
         )
 

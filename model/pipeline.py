@@ -8,8 +8,9 @@ file I/O: callers decode and encode.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +40,16 @@ from isegan.model.inference_options import (
     prepare,
     resolve_precision,
 )
+from isegan.model.networks.generator import StageOneOutput
+from isegan.model.openvino_backend import (
+    BackendChoice,
+    Example,
+    OpenVinoNetworks,
+    choose_backends,
+    convert_networks,
+    describe,
+    openvino_available,
+)
 from isegan.model.parsing import FaceParser, ParserBackend, load_parser
 from isegan.model.preprocess import Placement, Preprocess
 from isegan.model.stamps import file_sha256
@@ -67,6 +78,9 @@ class PipelineResult:
         if self.alignment is None:
             return self.photo
         return self.alignment.warp_back(self.photo, sketch)
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -131,25 +145,92 @@ class FacePipeline:
         self.precision = resolve_precision(self.options.precision, device)
         self.parser = parser.to(device).eval()
         self.generators = generators.to(device).eval()
+        self.preprocess = preprocess or Preprocess()
         if isinstance(self.parser, FaceParser):  # not facer's TorchScript models
-            prepare(self.parser, self.options, self.precision)
             if self.options.parser_input_size is not None:
                 self.parser.input_size = self.options.parser_input_size
             self.parser.direct_resize = self.options.parser_direct_resize
+        openvino = self._openvino_networks()  # from the fp32 networks, before prepare
+        if isinstance(self.parser, FaceParser):
+            prepare(self.parser, self.options, self.precision)
         for network in self.generators.networks().values():
             prepare(network, self.options, self.precision)
-        self._parse = compiled(self.parser, self.options)
-        self._stage1 = compiled(self.generators.stage1, self.options)
-        self._stage2 = (
+        # what each stage calls: the prepared torch networks, or OpenVINO's in their place
+        self._parse: Callable[[torch.Tensor], torch.Tensor] = compiled(self.parser, self.options)
+        self._stage1: Callable[[torch.Tensor, torch.Tensor], StageOneOutput] = compiled(
+            self.generators.stage1, self.options
+        )
+        self._stage2: Callable[..., torch.Tensor] | None = (
             compiled(self.generators.stage2, self.options)
             if self.generators.stage2 is not None
             else None
         )
-        self.preprocess = preprocess or Preprocess()
+        self.backends = BackendChoice()
+        if openvino is not None:
+            self.backends = self._use_openvino(openvino)
         self.model_id = model_id
         self.parser_id = parser_id
         self.metadata = metadata
         self._landmarker: Landmarker | None = None
+
+    def _openvino_networks(self) -> OpenVinoNetworks | None:
+        """The networks converted for OpenVINO when the options ask for it (explicitly,
+        or ``auto`` on a CPU where openvino is installed), else None."""
+        backend = self.options.backend
+        if backend == "torch" or (backend == "auto" and not self._openvino_may_help()):
+            return None
+        if self.device.type != "cpu":
+            raise ValueError(f"the openvino backend runs on the CPU, not {self.device}")
+        if self.options.compile:
+            raise ValueError("the openvino backend and torch.compile exclude each other")
+        size = self.preprocess.config.canvas_size
+        return convert_networks(
+            self.parser if isinstance(self.parser, FaceParser) else None,
+            self.generators.stage1,
+            self.generators.stage2,
+            Example.canvas(size, NUM_FACE_CLASSES),
+            self.precision,
+            facts=(getattr(self.parser, "input_size", 0), self.options.parser_direct_resize),
+        )
+
+    def _openvino_may_help(self) -> bool:
+        return self.device.type == "cpu" and not self.options.compile and openvino_available()
+
+    def _use_openvino(self, openvino: OpenVinoNetworks) -> BackendChoice:
+        """Swap in the OpenVINO networks: all of them when asked for, else each (parser,
+        generators) where it timed faster than PyTorch on this host."""
+        example = Example.canvas(self.preprocess.config.canvas_size, NUM_FACE_CLASSES)
+        sketch = channels_last_input(example.sketch.to(self.device), self.options)
+        parsing = channels_last_input(example.parsing.to(self.device), self.options)
+        torch_parse, torch_stage1, torch_stage2 = self._parse, self._stage1, self._stage2
+
+        def torch_parser() -> object:
+            with torch.inference_mode(), autocast(self.precision, self.device):
+                return torch_parse(sketch)
+
+        def torch_generators() -> object:
+            with torch.inference_mode(), autocast(self.precision, self.device):
+                first = torch_stage1(sketch, parsing)
+                if torch_stage2 is None:
+                    return first
+                return torch_stage2(parsing, first.parsing, first.photo, sketch)
+
+        if self.options.backend == "openvino":
+            choice = BackendChoice(
+                "openvino" if openvino.parser is not None else "torch", "openvino"
+            )
+        else:
+            choice = choose_backends(openvino, example, torch_parser, torch_generators)
+        if choice.parser == "openvino" and openvino.parser is not None:
+            ov_parser = openvino.parser
+            self._parse = lambda batch: ov_parser(batch)[0]
+        if choice.generators == "openvino":
+            stage1, stage2 = openvino.stage1, openvino.stage2
+            self._stage1 = lambda sketch, parsing: StageOneOutput(*stage1(sketch, parsing))
+            self._stage2 = (lambda *inputs: stage2(*inputs)[0]) if stage2 is not None else None
+        logger.info("inference backends: parser %s, G1+G2 %s (%s)", choice.parser,
+                    choice.generators, choice.describe())  # fmt: skip
+        return choice
 
     def _aligner(self) -> Landmarker:
         """The landmarker is loaded on first use: only aligned requests need it."""
@@ -197,7 +278,25 @@ class FacePipeline:
             "parser_input_size": getattr(self.parser, "input_size", 0),
             "parser_direct_resize": getattr(self.parser, "direct_resize", False),
             "canonicalise": self.canonicalise is not None,
+            "parser_backend": describe(self.backends.parser, self.precision),
+            "generator_backend": describe(self.backends.generators, self.precision),
+            "backend_choice": self.backends.describe(),
         }
+
+    def generate(
+        self, sketch: torch.Tensor, sketch_parsing: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """G1 then G2 alone on canvases (sketch in [-1, 1], P_s as probabilities), on
+        the backend that runs them here: (Y2, Y1, P_int) in fp32. For benchmarks and
+        peers; :meth:`run` is the pipeline."""
+        sketch = channels_last_input(sketch.to(self.device), self.options)
+        sketch_parsing = channels_last_input(sketch_parsing.to(self.device), self.options)
+        with torch.inference_mode(), autocast(self.precision, self.device):
+            first = self._stage1(sketch, sketch_parsing)
+            final = first.photo
+            if self._stage2 is not None:
+                final = self._stage2(sketch_parsing, first.parsing, first.photo, sketch)
+        return final.float(), first.photo.float(), first.parsing.float()
 
     @property
     def two_stage(self) -> bool:

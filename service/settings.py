@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
-from isegan.model.inference_options import InferenceOptions, Precision
+from isegan.model.inference_options import Backend, InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
 from isegan.provenance.installation import default_data_dir
 from isegan.provenance.watermark import WatermarkPrecision
@@ -76,6 +76,12 @@ class ServiceSettings(BaseSettings):
     channels_last: bool = Field(True, description="NHWC memory layout for the networks.")
     fold_batchnorm: bool = Field(True, description="Fold BatchNorm into the convolutions.")
     compile: bool = Field(False, description="torch.compile the networks (slow start).")
+    backend: Backend = Field(
+        "auto",
+        description="Runtime of the parser and of G1+G2: auto (on a CPU with openvino "
+        "installed, time PyTorch and OpenVINO at the first start on this host and keep the "
+        "faster of each), torch, openvino. Every output's record names the one used.",
+    )
 
     # --- network -----------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -219,6 +225,7 @@ class ServiceSettings(BaseSettings):
             channels_last=self.channels_last,
             fold_batchnorm=self.fold_batchnorm,
             compile=self.compile,
+            backend=self.backend,
         )
 
     @field_validator("api_key_sha256")

@@ -33,6 +33,11 @@ def test_bench_json_reports_every_path_against_the_baseline(
     names = [(path["name"], path["batch_size"]) for path in report["paths"]]
     assert names[0] == ("eager-fp32", 1)
     assert ("fp32+channels_last+fold_bn+direct_resize", 1) in names
+    assert {("default (backend auto)", 1), ("default (backend auto)", 2)} <= set(names)
+    for path in report["paths"]:
+        if path["name"] != "default (backend auto)":
+            assert path["backends"] == {"parser": "torch", "generators": "torch"}
+        assert set(path["backends"].values()) <= {"torch", "openvino"}
     assert any(size == 2 for _, size in names)  # the batched path
     assert report["baseline"] == report["paths"][0]
     assert report["baseline"]["speedup"] == 1.0
@@ -64,7 +69,13 @@ def test_bench_json_reports_every_path_against_the_baseline(
     # --peers: G1+G2 alone under torch and ONNX Runtime (a dev dependency), same rounds
     peers = report["peers"]
     runtimes = {(row["runtime"], row["batch_size"]) for row in peers["rows"]}
-    for runtime in ("torch eager fp32", "isegan default", "onnxruntime"):
+    for runtime in (
+        "torch eager fp32",
+        "isegan torch",
+        "isegan default",
+        "onnxruntime",
+        "openvino",
+    ):
         assert {(runtime, 1), (runtime, 4)} <= runtimes
     for row in peers["rows"]:
         assert row["ms_per_image"] > 0
@@ -73,7 +84,7 @@ def test_bench_json_reports_every_path_against_the_baseline(
     assert peers["pipeline_over_fastest_peer"] == pytest.approx(
         peers["pipeline_ms_batch1"]
         / min(r["ms_per_image"] for r in peers["rows"]
-              if r["batch_size"] == 1 and r["runtime"] not in ("torch eager fp32", "isegan default"))
+              if r["batch_size"] == 1 and not r["runtime"].startswith(("torch", "isegan")))
     )  # fmt: skip
 
 

@@ -152,11 +152,23 @@ def reference_results(test_pairs):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("options", "batch_size"),
     [
-        (InferenceOptions(precision="fp32"), 1),  # channels_last + folded BatchNorm
-        (InferenceOptions(), 1),  # + bf16 where native: the service's default
-        (InferenceOptions(), 4),  # + micro-batching, as the service's queue does
+        (InferenceOptions(precision="fp32", backend="torch"), 1),  # channels_last + fold
+        (InferenceOptions(backend="torch"), 1),  # + bf16 where native
+        (InferenceOptions(backend="torch"), 4),  # + micro-batching, as the service's queue
+        (InferenceOptions(precision="fp32", backend="openvino"), 1),
+        (InferenceOptions(backend="openvino"), 1),  # OpenVINO at the same precision
+        (InferenceOptions(backend="openvino"), 4),
+        (InferenceOptions(), 1),  # the default: the faster of the two on this host
     ],
-    ids=["fp32-channels_last-fold", "auto-precision", "auto-precision-batch4"],
+    ids=[
+        "torch-fp32-channels_last-fold",
+        "torch-auto-precision",
+        "torch-auto-precision-batch4",
+        "openvino-fp32",
+        "openvino-auto-precision",
+        "openvino-auto-precision-batch4",
+        "default",
+    ],
 )
 def test_optimised_path_matches_fp32_on_the_bundled_test_sketches(
     options: InferenceOptions, batch_size: int, test_pairs, reference_results
@@ -177,7 +189,13 @@ def test_optimised_path_matches_fp32_on_the_bundled_test_sketches(
 
 
 @pytest.mark.parametrize(
-    "options", [InferenceOptions.reference(), InferenceOptions()], ids=["fp32", "optimised"]
+    "options",
+    [
+        InferenceOptions.reference(),
+        InferenceOptions(backend="torch"),
+        InferenceOptions(backend="openvino"),
+    ],
+    ids=["fp32", "optimised-torch", "optimised-openvino"],
 )
 def test_batching_moves_a_photo_by_at_most_one_grey_level(
     options: InferenceOptions, test_pairs

@@ -1,0 +1,384 @@
+"""OpenVINO as the inference backend for the parser and the generators on a CPU host.
+
+On some CPUs OpenVINO runs the same networks faster than PyTorch (on a 2-core AVX-512
+BF16 EPYC: G1+G2 28 ms against 36 ms per sketch, docs/performance.md); on others (a Xeon
+with AMX) PyTorch's own path was ahead. So the pipeline does not assume: with the
+``auto`` backend it converts each network, times both backends on the host it runs on
+and keeps the faster (:func:`faster_backend`), and the provenance record says which one
+made every photo.
+
+Each network is converted once from its fp32 PyTorch module (``openvino.convert_model``),
+kept in memory and on disk under the cache directory, keyed by the SHA-256 of its
+weights and of everything that changes its graph, then compiled for each batch size it
+meets (static shapes are OpenVINO's fast path on a CPU; compiling one takes a fraction
+of a second). The precision follows the pipeline's: bf16 where the CPU computes it
+natively, else fp32, the same contract and the same tests against eager fp32 as the
+PyTorch path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import platform
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from isegan.model.errors import MissingComponentError
+from isegan.model.identity.face_recognition import default_cache_dir
+from isegan.model.inference_options import ResolvedPrecision
+
+if TYPE_CHECKING:
+    import openvino
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "the openvino backend needs the openvino package: pip install 'isegan[openvino]'"
+_CACHE_FORMAT = "isegan-openvino-1"  # bump when what is converted changes
+_memory: dict[str, openvino.Model] = {}
+_memory_lock = threading.Lock()
+
+
+def openvino_available() -> bool:
+    """Whether the openvino package is installed (without importing it)."""
+    return importlib.util.find_spec("openvino") is not None
+
+
+def openvino_version() -> str:
+    import openvino
+
+    return str(openvino.__version__).split("-")[0]
+
+
+def weights_digest(module: nn.Module, *facts: object) -> str:
+    """SHA-256 of a module's parameters and buffers and of ``facts`` (whatever else
+    shapes its graph): the key its converted model is cached under."""
+    digest = hashlib.sha256(_CACHE_FORMAT.encode())
+    for fact in facts:
+        digest.update(repr(fact).encode())
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def converted_model(
+    module: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    key: str,
+    cache_dir: Path | None = None,
+) -> openvino.Model:
+    """``module`` (fp32, eval mode) as an OpenVINO model: from this process's memory, else
+    from the disk cache, else converted now and saved there (best effort)."""
+    import openvino
+
+    with _memory_lock:
+        if key in _memory:
+            return _memory[key]
+    folder = _cache_folder(cache_dir)
+    xml = folder / f"{key[:32]}.xml"
+    model: openvino.Model | None = None
+    if xml.is_file() and xml.with_suffix(".bin").is_file():
+        try:
+            model = openvino.Core().read_model(str(xml))
+        except RuntimeError as error:  # a truncated or foreign file: convert again
+            logger.warning("OpenVINO cache %s unreadable (%s): converting again", xml, error)
+    if model is None:
+        started = time.perf_counter()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracing's notices about Python conditions
+            model = openvino.convert_model(module, example_input=example)
+        logger.info("converted %s to OpenVINO in %.1f s", type(module).__name__,
+                    time.perf_counter() - started)  # fmt: skip
+        _save(model, xml)
+    with _memory_lock:
+        _memory[key] = model
+    return model
+
+
+def _cache_folder(cache_dir: Path | None) -> Path:
+    return (cache_dir or default_cache_dir()) / "openvino" / openvino_version()
+
+
+def _save(model: openvino.Model, xml: Path) -> None:
+    """Write the converted model where the next process finds it; a read-only or full
+    cache only costs the next process a conversion."""
+    import openvino
+
+    try:
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        partial = xml.with_name(f".{xml.stem}.{threading.get_ident()}.partial.xml")
+        openvino.save_model(model, str(partial), compress_to_fp16=False)
+        partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))
+        partial.replace(xml)
+    except OSError as error:
+        logger.warning("could not cache the OpenVINO model in %s: %s", xml.parent, error)
+
+
+class OpenVinoNetwork:
+    """A converted network compiled for the CPU, called with torch tensors.
+
+    One compiled model per batch size and one inference request per thread, so the
+    service's worker and a CLI batch never share a request."""
+
+    def __init__(
+        self,
+        model: openvino.Model,
+        precision: ResolvedPrecision,
+        threads: int | None = None,
+        key: str = "",
+    ) -> None:
+        import openvino
+
+        self.key = key  # the converted model's cache key
+        self._core = openvino.Core()
+        self._model = model
+        self._config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        }
+        self.precision = precision
+        self._compiled: dict[tuple[tuple[int, ...], ...], Any] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _compiled_for(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
+        with self._lock:
+            compiled = self._compiled.get(shapes)
+            if compiled is None:
+                model = self._model.clone()
+                ports = zip(model.inputs, shapes, strict=True)
+                model.reshape({port: list(shape) for port, shape in ports})
+                compiled = self._core.compile_model(model, "CPU", self._config)
+                self._compiled[shapes] = compiled
+        return compiled
+
+    def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        # An input the network never reads (G2's sketch when it does not see the sketch)
+        # is not in the converted graph; it is always the last.
+        inputs = inputs[: len(self._model.inputs)]
+        arrays = [np.ascontiguousarray(x.detach().float().cpu().numpy()) for x in inputs]
+        shapes = tuple(tuple(a.shape) for a in arrays)
+        compiled = self._compiled_for(shapes)
+        requests: dict[tuple[tuple[int, ...], ...], Any] = self._local.__dict__.setdefault(
+            "requests", {}
+        )
+        request = requests.get(shapes)
+        if request is None:
+            request = requests[shapes] = compiled.create_infer_request()
+        results = request.infer(arrays)
+        # copies: the request reuses its output buffers on the next call
+        return [torch.from_numpy(np.array(results[port])) for port in compiled.outputs]
+
+
+class _StageOneGraph(nn.Module):
+    """G1 with a tuple out, as it is converted."""
+
+    def __init__(self, stage1: nn.Module) -> None:
+        super().__init__()
+        self.stage1 = stage1
+
+    def forward(
+        self, sketch: torch.Tensor, sketch_parsing: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        out = self.stage1(sketch, sketch_parsing)
+        return out.parsing_logits, out.parsing, out.photo
+
+
+@dataclass(frozen=True)
+class Example:
+    """Inputs at the pipeline's canvas to convert and time the networks with."""
+
+    sketch: torch.Tensor
+    parsing: torch.Tensor
+
+    @classmethod
+    def canvas(cls, size: int, classes: int) -> Example:
+        generator = torch.Generator().manual_seed(0)
+        sketch = torch.rand(1, 3, size, size, generator=generator) * 2 - 1
+        logits = torch.randn(1, classes, size, size, generator=generator)
+        return cls(sketch, torch.softmax(logits, dim=1))
+
+
+def median_seconds(
+    candidates: dict[str, Callable[[], object]], rounds: int = 5, warm: int = 2
+) -> dict[str, float]:
+    """Each candidate's median time per call: every one warmed first, then timed in
+    alternating rounds so that neither gains from running after the other."""
+    for call in candidates.values():
+        for _ in range(warm):
+            call()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, call in candidates.items():
+            started = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - started)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def faster_backend(candidates: dict[str, Callable[[], object]]) -> tuple[str, dict[str, float]]:
+    """The candidate with the lower median time on this host, and every median."""
+    seconds = median_seconds(candidates)
+    return min(seconds, key=lambda name: seconds[name]), seconds
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """Which runtime runs the parser and which runs G1+G2, and how that was decided:
+    timed on this host (``seconds``: median per call at batch 1, by candidate) or as
+    configured (no seconds)."""
+
+    parser: str = "torch"
+    generators: str = "torch"
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        if not self.seconds:
+            return "as configured"
+        timed = ", ".join(f"{name} {value * 1000:.1f} ms" for name, value in self.seconds.items())
+        return f"timed on this host, faster kept: {timed}"
+
+
+_choices: dict[str, BackendChoice] = {}
+
+
+def choose_backends(
+    networks: OpenVinoNetworks,
+    example: Example,
+    torch_parser: Callable[[], object],
+    torch_generators: Callable[[], object],
+    cache_dir: Path | None = None,
+) -> BackendChoice:
+    """PyTorch or OpenVINO for the parser and for G1+G2, whichever ran faster here.
+
+    Timed once per host, model, precision and thread count, then kept (in this process
+    and in the cache directory), so that every pipeline on a host makes the same choice
+    and a photo does not depend on which process made it; delete the cached
+    ``choice-*.json`` to time again (after a hardware change, say)."""
+    host = (torch.__version__, torch.get_num_threads(), platform.machine(), _cpu_model())
+    key = hashlib.sha256(repr((networks.key, host)).encode()).hexdigest()
+    if key in _choices:
+        return _choices[key]
+    path = _cache_folder(cache_dir) / f"choice-{key[:32]}.json"
+    choice = _read_choice(path)
+    if choice is None:
+        seconds: dict[str, float] = {}
+        parser = "torch"
+        if networks.parser is not None:
+            ov_parser = networks.parser
+            parser, timed = faster_backend(
+                {"torch": torch_parser, "openvino": lambda: ov_parser(example.sketch)}
+            )
+            seconds |= {f"parser {name}": value for name, value in timed.items()}
+
+        def openvino_generators() -> object:
+            first = networks.stage1(example.sketch, example.parsing)
+            if networks.stage2 is None:
+                return first
+            return networks.stage2(example.parsing, first[1], first[2], example.sketch)
+
+        generators, timed = faster_backend(
+            {"torch": torch_generators, "openvino": openvino_generators}
+        )
+        seconds |= {f"G1+G2 {name}": value for name, value in timed.items()}
+        choice = BackendChoice(parser, generators, seconds)
+        _write_choice(path, choice)
+    _choices[key] = choice
+    return choice
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux), so a cached choice does not follow a disk to
+    another machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _read_choice(path: Path) -> BackendChoice | None:
+    try:
+        data = json.loads(path.read_text())
+        return BackendChoice(data["parser"], data["generators"], dict(data["seconds"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_choice(path: Path, choice: BackendChoice) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
+        partial.write_text(json.dumps(asdict(choice), indent=2))
+        partial.replace(path)
+    except OSError as error:
+        logger.warning("could not keep the backend choice in %s: %s", path.parent, error)
+
+
+@dataclass(frozen=True)
+class OpenVinoNetworks:
+    """The pipeline's networks converted for OpenVINO (parser None: a third-party parser,
+    which stays on PyTorch)."""
+
+    parser: OpenVinoNetwork | None
+    stage1: OpenVinoNetwork
+    stage2: OpenVinoNetwork | None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What the networks are and how they run: their cache keys and precision."""
+        parts = (self.parser, self.stage1, self.stage2)
+        return (self.stage1.precision, *(n.key if n is not None else "" for n in parts))
+
+
+def convert_networks(
+    parser: nn.Module | None,
+    stage1: nn.Module,
+    stage2: nn.Module | None,
+    example: Example,
+    precision: ResolvedPrecision,
+    facts: tuple[object, ...] = (),
+) -> OpenVinoNetworks:
+    """Convert (or fetch from the caches) each fp32 eval-mode network; ``facts`` are the
+    settings that change a graph without changing its weights (the parser's input size)."""
+    if not openvino_available():
+        raise MissingComponentError(INSTALL_HINT)
+
+    def network(module: nn.Module, example_input: tuple[torch.Tensor, ...]) -> OpenVinoNetwork:
+        key = weights_digest(module, type(module).__name__, *facts,
+                             *(tuple(x.shape[1:]) for x in example_input))  # fmt: skip
+        return OpenVinoNetwork(converted_model(module, example_input, key), precision, key=key)
+
+    sketch, parsing = example.sketch, example.parsing
+    with torch.no_grad():
+        first = stage1(sketch, parsing)
+    return OpenVinoNetworks(
+        parser=network(parser, (sketch,)) if parser is not None else None,
+        stage1=network(_StageOneGraph(stage1).eval(), (sketch, parsing)),
+        stage2=(
+            network(stage2, (parsing, first.parsing, first.photo, sketch))
+            if stage2 is not None
+            else None
+        ),
+    )
+
+
+def describe(backend: str, precision: ResolvedPrecision) -> str:
+    """'openvino 2026.4.1 bf16' or 'torch 2.11.0 bf16': what the provenance names."""
+    version = openvino_version() if backend == "openvino" else torch.__version__.split("+")[0]
+    return f"{backend} {version} {precision}"

@@ -1,0 +1,236 @@
+"""OpenVINO as an inference backend: conversion and its caches, the timed choice, the
+provenance record, and concurrent use. Real OpenVINO on small networks the tests build
+(random weights: what is checked is agreement with PyTorch, not the photo). The bundled
+model's agreement with eager fp32 is in test_inference_options.py."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from isegan.model import openvino_backend
+from isegan.model.config import GeneratorConfig, IseganConfig, PreprocessConfig
+from isegan.model.face_classes import NUM_FACE_CLASSES
+from isegan.model.inference_options import InferenceOptions
+from isegan.model.networks.parser import BiSeNet
+from isegan.model.openvino_backend import (
+    BackendChoice,
+    Example,
+    OpenVinoNetwork,
+    choose_backends,
+    convert_networks,
+    converted_model,
+    faster_backend,
+    median_seconds,
+    weights_digest,
+)
+from isegan.model.parsing import FaceParser
+from isegan.model.pipeline import FacePipeline
+from isegan.model.preprocess import Preprocess
+from isegan.model.weights.generator_pair import build_generators
+from tests.extras import require_module
+from tests.helpers import TINY_PARSER
+
+require_module("openvino")
+
+SIZE = 64
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test converts into its own cache and starts with empty in-process caches."""
+    monkeypatch.setenv("ISEGAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(openvino_backend, "_memory", {})
+    monkeypatch.setattr(openvino_backend, "_choices", {})
+    return tmp_path / "cache"
+
+
+def _networks(seed: int = 0) -> tuple[FaceParser, object]:
+    torch.manual_seed(seed)
+    generators = build_generators(
+        IseganConfig(generator=GeneratorConfig(base_channels=8, num_levels=4))
+    )
+    config = TINY_PARSER.model_copy(update={"input_size": SIZE})
+    parser = FaceParser(BiSeNet.from_config(config), config)
+    return parser.eval(), generators.eval()
+
+
+def _sketches(count: int) -> list[Image.Image]:
+    generator = np.random.default_rng(0)
+    return [
+        Image.fromarray(generator.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+        for _ in range(count)
+    ]
+
+
+def _pipeline(options: InferenceOptions, seed: int = 0) -> FacePipeline:
+    parser, generators = _networks(seed)
+    preprocess = Preprocess(
+        PreprocessConfig(canvas_size=SIZE, content_height=SIZE, content_width=SIZE)
+    )
+    return FacePipeline(
+        parser,
+        generators,  # type: ignore[arg-type]
+        device=torch.device("cpu"),
+        preprocess=preprocess,
+        options=options,
+    )
+
+
+def _photos(pipeline: FacePipeline, sketches: list[Image.Image]) -> np.ndarray:
+    return np.stack([np.asarray(r.photo, np.float64) for r in pipeline(sketches, align="false")])
+
+
+def test_openvino_fp32_matches_eager_fp32() -> None:
+    sketches = _sketches(3)
+    reference = _photos(_pipeline(InferenceOptions.reference()), sketches)
+    openvino = _pipeline(InferenceOptions(precision="fp32", backend="openvino"))
+    assert openvino.backends.generators == "openvino"
+    assert openvino.backends.parser == "openvino"
+    assert np.abs(_photos(openvino, sketches) - reference).max() <= 1  # rounding only
+
+
+def test_the_record_names_the_backend_that_made_the_photo() -> None:
+    import openvino
+
+    record = _pipeline(InferenceOptions(precision="fp32", backend="openvino")).inference_record()
+    assert record["generator_backend"] == f"openvino {openvino.__version__.split('-')[0]} fp32"
+    assert record["parser_backend"] == record["generator_backend"]
+    assert record["backend_choice"] == "as configured"
+    torch_record = _pipeline(InferenceOptions(backend="torch")).inference_record()
+    assert str(torch_record["generator_backend"]).startswith("torch ")
+
+
+def test_auto_times_both_backends_and_records_the_times() -> None:
+    pipeline = _pipeline(InferenceOptions())
+    seconds = pipeline.backends.seconds
+    assert set(seconds) == {"parser torch", "parser openvino", "G1+G2 torch", "G1+G2 openvino"}
+    faster = min(("torch", "openvino"), key=lambda name: seconds[f"G1+G2 {name}"])
+    assert pipeline.backends.generators == faster
+    assert "timed on this host" in str(pipeline.inference_record()["backend_choice"])
+
+
+def test_every_pipeline_on_a_host_makes_the_same_choice(own_cache: Path) -> None:
+    """The choice is kept on disk: a second process (here: empty in-process caches) reads
+    it instead of timing again, so two processes cannot pick different backends."""
+    first = _pipeline(InferenceOptions()).backends
+    assert list(own_cache.rglob("choice-*.json"))
+    openvino_backend._choices.clear()
+    openvino_backend._memory.clear()
+    again = _pipeline(InferenceOptions()).backends
+    assert again == first
+
+
+def test_a_converted_network_is_read_back_from_the_disk_cache(
+    own_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    parser, _ = _networks()
+    example = (torch.rand(1, 3, SIZE, SIZE) * 2 - 1,)
+    key = weights_digest(parser, "parser")
+    with caplog.at_level(logging.INFO, logger="isegan.model.openvino_backend"):
+        converted_model(parser, example, key)
+    assert "converted" in caplog.text
+    assert len(list(own_cache.rglob("*.xml"))) == 1
+    openvino_backend._memory.clear()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="isegan.model.openvino_backend"):
+        cached = OpenVinoNetwork(converted_model(parser, example, key), "fp32")
+    assert "converted" not in caplog.text
+    with torch.no_grad():
+        expected = parser(example[0])
+    torch.testing.assert_close(cached(example[0])[0], expected, atol=1e-4, rtol=1e-4)
+
+
+def test_different_weights_are_never_confused_in_the_cache() -> None:
+    parser_a, _ = _networks(seed=0)
+    parser_b, _ = _networks(seed=1)
+    assert weights_digest(parser_a) != weights_digest(parser_b)
+    assert weights_digest(parser_a) == weights_digest(_networks(seed=0)[0])
+    assert weights_digest(parser_a, 256) != weights_digest(parser_a, 512)  # graph facts count
+
+
+def test_one_network_serves_many_batch_sizes_and_threads() -> None:
+    _, generators = _networks()
+    example = Example.canvas(SIZE, NUM_FACE_CLASSES)
+    networks = convert_networks(
+        None,
+        generators.stage1,
+        generators.stage2,
+        example,
+        "fp32",  # type: ignore[attr-defined]
+    )
+    sketch = torch.rand(4, 3, SIZE, SIZE) * 2 - 1
+    parsing = torch.softmax(torch.randn(4, NUM_FACE_CLASSES, SIZE, SIZE), dim=1)
+    with torch.no_grad():
+        expected = generators.stage1(sketch, parsing).photo  # type: ignore[attr-defined]
+    together = networks.stage1(sketch, parsing)[2]
+    torch.testing.assert_close(together, expected, atol=1e-4, rtol=1e-4)
+    results: dict[int, torch.Tensor] = {}
+
+    def one(index: int) -> None:
+        for _ in range(3):
+            results[index] = networks.stage1(sketch[index : index + 1], parsing[index : index + 1])[
+                2
+            ]
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index in range(4):
+        torch.testing.assert_close(
+            results[index], expected[index : index + 1], atol=1e-4, rtol=1e-4
+        )
+
+
+def test_faster_backend_keeps_the_faster_of_real_calls() -> None:
+    choice, seconds = faster_backend(
+        {"slow": lambda: time.sleep(0.004), "fast": lambda: time.sleep(0.0005)}
+    )
+    assert choice == "fast"
+    assert seconds["slow"] > seconds["fast"]
+
+
+def test_timing_alternates_the_candidates() -> None:
+    order: list[str] = []
+    median_seconds({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, rounds=3)
+    assert order[-6:] == ["a", "b"] * 3
+
+
+def test_a_kept_choice_is_used_even_when_times_have_changed() -> None:
+    _, generators = _networks()
+    example = Example.canvas(SIZE, NUM_FACE_CLASSES)
+    networks = convert_networks(
+        None,
+        generators.stage1,
+        generators.stage2,
+        example,
+        "fp32",  # type: ignore[attr-defined]
+    )
+    slow = lambda: time.sleep(0.05)  # noqa: E731
+    first = choose_backends(networks, example, slow, slow)
+    assert first.generators == "openvino"  # torch took 50 ms here
+    openvino_backend._choices.clear()
+    again = choose_backends(networks, example, lambda: None, lambda: None)
+    assert again == first  # read from the disk, not timed again
+
+
+def test_openvino_refuses_torch_compile() -> None:
+    with pytest.raises(ValueError, match=r"torch\.compile"):
+        _pipeline(InferenceOptions(backend="openvino", compile=True))
+
+
+def test_backend_choice_says_how_it_was_made() -> None:
+    assert BackendChoice().describe() == "as configured"
+    timed = BackendChoice("torch", "openvino", {"G1+G2 torch": 0.036, "G1+G2 openvino": 0.028})
+    assert timed.describe() == (
+        "timed on this host, faster kept: G1+G2 torch 36.0 ms, G1+G2 openvino 28.0 ms"
+    )
