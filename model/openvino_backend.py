@@ -138,10 +138,12 @@ class OpenVinoNetwork:
         precision: ResolvedPrecision,
         threads: int | None = None,
         key: str = "",
+        dynamic_batch: bool = False,
     ) -> None:
         import openvino
 
         self.key = key  # the converted model's cache key
+        self.dynamic_batch = dynamic_batch
         self._core = openvino.Core()
         self._model = model
         self._config = {
@@ -155,6 +157,8 @@ class OpenVinoNetwork:
         self._local = threading.local()
 
     def _compiled_for(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
+        if self.dynamic_batch:
+            shapes = tuple((-1, *shape[1:]) for shape in shapes)
         with self._lock:
             compiled = self._compiled.get(shapes)
             if compiled is None:
@@ -172,12 +176,10 @@ class OpenVinoNetwork:
         arrays = [np.ascontiguousarray(x.detach().float().cpu().numpy()) for x in inputs]
         shapes = tuple(tuple(a.shape) for a in arrays)
         compiled = self._compiled_for(shapes)
-        requests: dict[tuple[tuple[int, ...], ...], Any] = self._local.__dict__.setdefault(
-            "requests", {}
-        )
-        request = requests.get(shapes)
+        requests: dict[int, Any] = self._local.__dict__.setdefault("requests", {})
+        request = requests.get(id(compiled))
         if request is None:
-            request = requests[shapes] = compiled.create_infer_request()
+            request = requests[id(compiled)] = compiled.create_infer_request()
         results = request.infer(arrays)
         # copies: the request reuses its output buffers on the next call
         return [torch.from_numpy(np.array(results[port])) for port in compiled.outputs]

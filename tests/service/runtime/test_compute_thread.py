@@ -121,17 +121,20 @@ def test_tasks_are_not_refused_by_a_full_queue() -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+@pytest.mark.parametrize("backend", ["torch", "openvino"])
 def test_a_serving_service_keeps_one_openmp_team(
-    generator_checkpoint: Path, parser_checkpoint: Path, cufs_dir: Path, tmp_path: Path
-) -> None:
+    backend: str, generator_checkpoint: Path, parser_checkpoint: Path, cufs_dir: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
     """Loading, warm-up, inference, watermarking and /verify's reading, under concurrent
-    requests, add the pool threads of one OpenMP team and no more."""
+    requests, add the pool threads of one OpenMP team and no more. On OpenVINO the
+    networks run on its own pool: serving then adds no thread after the first requests."""
     ids = (cufs_dir / "test.txt").read_text().split()[:4]
     sketches = [str(cufs_dir / "sketches" / f"{i}.png") for i in ids]
     for sketch in sketches:
         assert Image.open(sketch).size == (200, 250)
     probe = subprocess.run(
-        [sys.executable, "-m", "tests.service.openmp_teams", str(generator_checkpoint),
+        [sys.executable, "-m", "tests.service.openmp_teams", backend, str(generator_checkpoint),
          str(parser_checkpoint), str(tmp_path), *sketches],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -139,4 +142,6 @@ def test_a_serving_service_keeps_one_openmp_team(
     counts = json.loads(probe.stdout.strip().splitlines()[-1])
     print(f"native threads added while serving: {counts['added']} (one team: {counts['team']})")
     assert counts["team"] >= 1, "torch runs one thread here: no team to count"
-    assert counts["added"] == counts["team"]
+    assert counts["later"] <= 0  # a transient thread may also have ended
+    if backend == "torch":
+        assert counts["added"] == counts["team"]
