@@ -99,7 +99,7 @@ def converted_model(
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracing's notices about Python conditions
             model = openvino.convert_model(module, example_input=example)
-        logger.info("converted %s to OpenVINO in %.1f s", type(module).__name__,
+        logger.debug("converted %s to OpenVINO in %.1f s", type(module).__name__,
                     time.perf_counter() - started)  # fmt: skip
         _save(model, xml)
     with _memory_lock:

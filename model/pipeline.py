@@ -228,7 +228,7 @@ class FacePipeline:
             stage1, stage2 = openvino.stage1, openvino.stage2
             self._stage1 = lambda sketch, parsing: StageOneOutput(*stage1(sketch, parsing))
             self._stage2 = (lambda *inputs: stage2(*inputs)[0]) if stage2 is not None else None
-        logger.info("inference backends: parser %s, G1+G2 %s (%s)", choice.parser,
+        logger.debug("inference backends: parser %s, G1+G2 %s (%s)", choice.parser,
                     choice.generators, choice.describe())  # fmt: skip
         return choice
 

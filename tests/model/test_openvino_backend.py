@@ -134,13 +134,13 @@ def test_a_converted_network_is_read_back_from_the_disk_cache(
     parser, _ = _networks()
     example = (torch.rand(1, 3, SIZE, SIZE) * 2 - 1,)
     key = weights_digest(parser, "parser")
-    with caplog.at_level(logging.INFO, logger="isegan.model.openvino_backend"):
+    with caplog.at_level(logging.DEBUG, logger="isegan.model.openvino_backend"):
         converted_model(parser, example, key)
     assert "converted" in caplog.text
     assert len(list(own_cache.rglob("*.xml"))) == 1
     openvino_backend._memory.clear()
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="isegan.model.openvino_backend"):
+    with caplog.at_level(logging.DEBUG, logger="isegan.model.openvino_backend"):
         cached = OpenVinoNetwork(converted_model(parser, example, key), "fp32")
     assert "converted" not in caplog.text
     with torch.no_grad():
