@@ -166,6 +166,7 @@ class FacePipeline:
             else None
         )
         self.backends = BackendChoice()
+        self.openvino_networks = openvino  # converted, whether or not the choice kept them
         if openvino is not None:
             self.backends = self._use_openvino(openvino)
         self.model_id = model_id
@@ -297,6 +298,17 @@ class FacePipeline:
             if self._stage2 is not None:
                 final = self._stage2(sketch_parsing, first.parsing, first.photo, sketch)
         return final.float(), first.photo.float(), first.parsing.float()
+
+    def warm_up_batch_sizes(self, max_batch_size: int) -> list[int]:
+        """The batch sizes a service should run once before it takes traffic, because
+        their first call builds a graph: every size under torch.compile (one graph
+        each); 1 and 2 on OpenVINO (a static graph for batch 1, one dynamic-batch graph
+        for the rest); else 1 (allocations, kernel choices)."""
+        if self.options.compile:
+            return list(range(1, max_batch_size + 1))
+        if "openvino" in (self.backends.parser, self.backends.generators):
+            return [1, 2] if max_batch_size >= 2 else [1]
+        return [1]
 
     @property
     def two_stage(self) -> bool:

@@ -155,11 +155,12 @@ class ServiceState:
         return self.signing.signer if self.signing is not None else None
 
     def _warm_up(self, pipeline: FacePipeline) -> None:
-        """One inference before traffic: allocations, kernel choices. A compiled pipeline
-        has one graph per batch size, so every size the worker can form is compiled
-        now, while the service is not ready, rather than on some request's time."""
+        """One inference before traffic: allocations, kernel choices. The batch sizes
+        whose first call builds a graph (every size under torch.compile, 1 and 2 on
+        OpenVINO) are built now, while the service is not ready, rather than on some
+        request's time."""
         blank = Image.new("RGB", CUFS_SIZE, "white")
-        sizes = range(1, self.settings.max_batch_size + 1) if pipeline.options.compile else [1]
+        sizes = pipeline.warm_up_batch_sizes(self.settings.max_batch_size)
         for size in sizes:
             started = time.perf_counter()
             try:

@@ -234,3 +234,20 @@ def test_backend_choice_says_how_it_was_made() -> None:
     assert timed.describe() == (
         "timed on this host, faster kept: G1+G2 torch 36.0 ms, G1+G2 openvino 28.0 ms"
     )
+
+
+def test_two_graphs_serve_every_batch_size_and_the_service_builds_both_first() -> None:
+    """Batch 1 on a static graph, every larger batch on one dynamic-batch graph: a graph
+    per size would hold a copy of the weights per size. Both are built in the warm-up."""
+    pipeline = _pipeline(InferenceOptions(precision="fp32", backend="openvino"))
+    assert pipeline.warm_up_batch_sizes(8) == [1, 2]
+    assert pipeline.warm_up_batch_sizes(1) == [1]
+    sketches = _sketches(4)
+    alone = [_photos(pipeline, [sketch])[0] for sketch in sketches]
+    for size in (2, 3, 4):
+        together = _photos(pipeline, sketches[:size])
+        assert np.abs(together - np.stack(alone[:size])).max() <= 1
+    networks = pipeline.openvino_networks
+    assert networks is not None and networks.stage2 is not None
+    assert len(networks.stage1._compiled) == len(networks.stage2._compiled) == 2
+    assert _pipeline(InferenceOptions(backend="torch")).warm_up_batch_sizes(8) == [1]
