@@ -35,8 +35,10 @@ import torch
 from torch import nn
 
 from isegan.model.errors import MissingComponentError
+from isegan.model.export import GeneratorGraph
 from isegan.model.identity.face_recognition import default_cache_dir
 from isegan.model.inference_options import ResolvedPrecision
+from isegan.model.weights.generator_pair import Generators
 
 if TYPE_CHECKING:
     import openvino
@@ -170,8 +172,8 @@ class OpenVinoNetwork:
         return compiled
 
     def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
-        # An input the network never reads (G2's sketch when it does not see the sketch)
-        # is not in the converted graph; it is always the last.
+        # An input the network never reads (P_s, for a G1 that does not encode it) is not
+        # in the converted graph; it is always the last.
         inputs = inputs[: len(self._model.inputs)]
         arrays = [np.ascontiguousarray(x.detach().float().cpu().numpy()) for x in inputs]
         shapes = tuple(tuple(a.shape) for a in arrays)
@@ -183,20 +185,6 @@ class OpenVinoNetwork:
         results = request.infer(arrays)
         # copies: the request reuses its output buffers on the next call
         return [torch.from_numpy(np.array(results[port])) for port in compiled.outputs]
-
-
-class _StageOneGraph(nn.Module):
-    """G1 with a tuple out, as it is converted."""
-
-    def __init__(self, stage1: nn.Module) -> None:
-        super().__init__()
-        self.stage1 = stage1
-
-    def forward(
-        self, sketch: torch.Tensor, sketch_parsing: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
-        out = self.stage1(sketch, sketch_parsing)
-        return out.parsing_logits, out.parsing, out.photo
 
 
 @dataclass(frozen=True)
@@ -287,10 +275,7 @@ def choose_backends(
             seconds |= {f"parser {name}": value for name, value in timed.items()}
 
         def openvino_generators() -> object:
-            first = networks.stage1(example.sketch, example.parsing)
-            if networks.stage2 is None:
-                return first
-            return networks.stage2(example.parsing, first[1], first[2], example.sketch)
+            return networks.generators(example.sketch, example.parsing)
 
         generators, timed = faster_backend(
             {"torch": torch_generators, "openvino": openvino_generators}
@@ -334,24 +319,24 @@ def _write_choice(path: Path, choice: BackendChoice) -> None:
 
 @dataclass(frozen=True)
 class OpenVinoNetworks:
-    """The pipeline's networks converted for OpenVINO (parser None: a third-party parser,
-    which stays on PyTorch)."""
+    """The pipeline's networks converted for OpenVINO: the parser (None: a third-party
+    parser, which stays on PyTorch) and G1 then G2 as one graph
+    (:class:`~isegan.model.export.GeneratorGraph`: sketch, P_s -> Y2, Y1, P_int), which
+    measured faster than two graphs with P_int and Y1 passed between them."""
 
     parser: OpenVinoNetwork | None
-    stage1: OpenVinoNetwork
-    stage2: OpenVinoNetwork | None
+    generators: OpenVinoNetwork
 
     @property
     def key(self) -> tuple[str, ...]:
         """What the networks are and how they run: their cache keys and precision."""
-        parts = (self.parser, self.stage1, self.stage2)
-        return (self.stage1.precision, *(n.key if n is not None else "" for n in parts))
+        parser = self.parser.key if self.parser is not None else ""
+        return (self.generators.precision, parser, self.generators.key)
 
 
 def convert_networks(
     parser: nn.Module | None,
-    stage1: nn.Module,
-    stage2: nn.Module | None,
+    generators: Generators,
     example: Example,
     precision: ResolvedPrecision,
     facts: tuple[object, ...] = (),
@@ -367,16 +352,9 @@ def convert_networks(
         return OpenVinoNetwork(converted_model(module, example_input, key), precision, key=key)
 
     sketch, parsing = example.sketch, example.parsing
-    with torch.no_grad():
-        first = stage1(sketch, parsing)
     return OpenVinoNetworks(
         parser=network(parser, (sketch,)) if parser is not None else None,
-        stage1=network(_StageOneGraph(stage1).eval(), (sketch, parsing)),
-        stage2=(
-            network(stage2, (parsing, first.parsing, first.photo, sketch))
-            if stage2 is not None
-            else None
-        ),
+        generators=network(GeneratorGraph(generators).eval(), (sketch, parsing)),
     )
 
 

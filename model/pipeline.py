@@ -44,6 +44,7 @@ from isegan.model.networks.generator import StageOneOutput
 from isegan.model.openvino_backend import (
     BackendChoice,
     Example,
+    OpenVinoNetwork,
     OpenVinoNetworks,
     choose_backends,
     convert_networks,
@@ -165,6 +166,7 @@ class FacePipeline:
             if self.generators.stage2 is not None
             else None
         )
+        self._fused_generators: OpenVinoNetwork | None = None  # G1+G2 on OpenVINO
         self.backends = BackendChoice()
         self.openvino_networks = openvino  # converted, whether or not the choice kept them
         if openvino is not None:
@@ -187,8 +189,7 @@ class FacePipeline:
         size = self.preprocess.config.canvas_size
         return convert_networks(
             self.parser if isinstance(self.parser, FaceParser) else None,
-            self.generators.stage1,
-            self.generators.stage2,
+            self.generators,
             Example.canvas(size, NUM_FACE_CLASSES),
             self.precision,
             facts=(getattr(self.parser, "input_size", 0), self.options.parser_direct_resize),
@@ -226,9 +227,7 @@ class FacePipeline:
             ov_parser = openvino.parser
             self._parse = lambda batch: ov_parser(batch)[0]
         if choice.generators == "openvino":
-            stage1, stage2 = openvino.stage1, openvino.stage2
-            self._stage1 = lambda sketch, parsing: StageOneOutput(*stage1(sketch, parsing))
-            self._stage2 = (lambda *inputs: stage2(*inputs)[0]) if stage2 is not None else None
+            self._fused_generators = openvino.generators
         logger.debug("inference backends: parser %s, G1+G2 %s (%s)", choice.parser,
                     choice.generators, choice.describe())  # fmt: skip
         return choice
@@ -293,11 +292,31 @@ class FacePipeline:
         sketch = self._layout(sketch.to(self.device), self.backends.generators)
         sketch_parsing = self._layout(sketch_parsing.to(self.device), self.backends.generators)
         with torch.inference_mode(), autocast(self.precision, self.device):
-            first = self._stage1(sketch, sketch_parsing)
-            final = first.photo
-            if self._stage2 is not None:
-                final = self._stage2(sketch_parsing, first.parsing, first.photo, sketch)
-        return final.float(), first.photo.float(), first.parsing.float()
+            final, coarse, intermediate = self._g1_g2(sketch, sketch_parsing)
+        return final.float(), coarse.float(), intermediate.float()
+
+    def _g1_g2(
+        self,
+        sketch: torch.Tensor,
+        sketch_parsing: torch.Tensor,
+        timings: StageTimings | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Y2, Y1, P_int), timing each stage into ``timings``. On OpenVINO G1 and G2 are
+        one graph: its time is stage1's and stage2's is 0."""
+        timings = timings or StageTimings()
+        started = time.perf_counter()
+        if self._fused_generators is not None:
+            final, coarse, intermediate = self._fused_generators(sketch, sketch_parsing)
+            timings.stage1 = self._elapsed(started)
+            return final, coarse, intermediate
+        first = self._stage1(sketch, sketch_parsing)
+        timings.stage1 = self._elapsed(started)
+        started = time.perf_counter()
+        final = first.photo
+        if self._stage2 is not None:
+            final = self._stage2(sketch_parsing, first.parsing, first.photo, sketch)
+        timings.stage2 = self._elapsed(started)
+        return final, first.photo, first.parsing
 
     def warm_up_batch_sizes(self, max_batch_size: int) -> list[int]:
         """The batch sizes a service should run once before it takes traffic, because
@@ -368,17 +387,8 @@ class FacePipeline:
             sketch_parsing = self._layout(sketch_parsing, self.backends.generators)
             timings.parse = self._elapsed(started)
 
-            started = time.perf_counter()
-            stage1 = self._stage1(batch, sketch_parsing)
-            timings.stage1 = self._elapsed(started)
-
-            started = time.perf_counter()
-            final = stage1.photo
-            if self._stage2 is not None:
-                final = self._stage2(sketch_parsing, stage1.parsing, stage1.photo, batch)
-            timings.stage2 = self._elapsed(started)
-        final, coarse = final.float(), stage1.photo.float()
-        intermediate = stage1.parsing.float()
+            final, coarse, intermediate = self._g1_g2(batch, sketch_parsing, timings)
+        final, coarse, intermediate = final.float(), coarse.float(), intermediate.float()
 
         started = time.perf_counter()
         results = [

@@ -17,6 +17,7 @@ from PIL import Image
 
 from isegan.model import openvino_backend
 from isegan.model.config import GeneratorConfig, IseganConfig, PreprocessConfig
+from isegan.model.export import GeneratorGraph
 from isegan.model.face_classes import NUM_FACE_CLASSES
 from isegan.model.inference_options import InferenceOptions
 from isegan.model.networks.parser import BiSeNet
@@ -159,26 +160,19 @@ def test_different_weights_are_never_confused_in_the_cache() -> None:
 def test_one_network_serves_many_batch_sizes_and_threads() -> None:
     _, generators = _networks()
     example = Example.canvas(SIZE, NUM_FACE_CLASSES)
-    networks = convert_networks(
-        None,
-        generators.stage1,
-        generators.stage2,
-        example,
-        "fp32",  # type: ignore[attr-defined]
-    )
+    networks = convert_networks(None, generators, example, "fp32")  # type: ignore[arg-type]
     sketch = torch.rand(4, 3, SIZE, SIZE) * 2 - 1
     parsing = torch.softmax(torch.randn(4, NUM_FACE_CLASSES, SIZE, SIZE), dim=1)
     with torch.no_grad():
-        expected = generators.stage1(sketch, parsing).photo  # type: ignore[attr-defined]
-    together = networks.stage1(sketch, parsing)[2]
+        expected = GeneratorGraph(generators)(sketch, parsing)[0]  # type: ignore[arg-type]
+    together = networks.generators(sketch, parsing)[0]
     torch.testing.assert_close(together, expected, atol=1e-4, rtol=1e-4)
     results: dict[int, torch.Tensor] = {}
 
     def one(index: int) -> None:
         for _ in range(3):
-            results[index] = networks.stage1(sketch[index : index + 1], parsing[index : index + 1])[
-                2
-            ]
+            one_sketch, one_parsing = sketch[index : index + 1], parsing[index : index + 1]
+            results[index] = networks.generators(one_sketch, one_parsing)[0]
 
     threads = [threading.Thread(target=one, args=(index,)) for index in range(4)]
     for thread in threads:
@@ -208,13 +202,7 @@ def test_timing_alternates_the_candidates() -> None:
 def test_a_kept_choice_is_used_even_when_times_have_changed() -> None:
     _, generators = _networks()
     example = Example.canvas(SIZE, NUM_FACE_CLASSES)
-    networks = convert_networks(
-        None,
-        generators.stage1,
-        generators.stage2,
-        example,
-        "fp32",  # type: ignore[attr-defined]
-    )
+    networks = convert_networks(None, generators, example, "fp32")  # type: ignore[arg-type]
     slow = lambda: time.sleep(0.05)  # noqa: E731
     first = choose_backends(networks, example, slow, slow)
     assert first.generators == "openvino"  # torch took 50 ms here
@@ -248,6 +236,6 @@ def test_two_graphs_serve_every_batch_size_and_the_service_builds_both_first() -
         together = _photos(pipeline, sketches[:size])
         assert np.abs(together - np.stack(alone[:size])).max() <= 1
     networks = pipeline.openvino_networks
-    assert networks is not None and networks.stage2 is not None
-    assert len(networks.stage1._compiled) == len(networks.stage2._compiled) == 2
+    assert networks is not None
+    assert len(networks.generators._compiled) == 2
     assert _pipeline(InferenceOptions(backend="torch")).warm_up_batch_sizes(8) == [1]
