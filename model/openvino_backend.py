@@ -123,7 +123,7 @@ def _save(model: openvino.Model, xml: Path) -> None:
         openvino.save_model(model, str(partial), compress_to_fp16=False)
         partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))
         partial.replace(xml)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # RuntimeError: OpenVINO's own write failed
         logger.warning("could not cache the OpenVINO model in %s: %s", xml.parent, error)
 
 

@@ -239,3 +239,18 @@ def test_two_graphs_serve_every_batch_size_and_the_service_builds_both_first() -
     assert networks is not None
     assert len(networks.generators._compiled) == 2
     assert _pipeline(InferenceOptions(backend="torch")).warm_up_batch_sizes(8) == [1]
+
+
+def test_an_unwritable_cache_costs_a_conversion_never_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only home (a locked-down container): the networks are converted in memory
+    and the pipeline works; the next process converts again."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("ISEGAN_CACHE_DIR", str(blocker))
+    sketches = _sketches(2)
+    pipeline = _pipeline(InferenceOptions(precision="fp32"))
+    reference = _photos(_pipeline(InferenceOptions.reference()), sketches)
+    assert np.abs(_photos(pipeline, sketches) - reference).max() <= 1
+    assert blocker.is_file()
