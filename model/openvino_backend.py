@@ -9,10 +9,10 @@ made every photo.
 
 Each network is converted once from its fp32 PyTorch module (``openvino.convert_model``),
 kept in memory and on disk under the cache directory, keyed by the SHA-256 of its
-weights and of everything that changes its graph, then compiled on first use: batch 1
-with static shapes, larger batches on one dynamic-batch graph (a fraction of a second
-each). The precision follows the pipeline's: bf16 where the CPU computes it natively,
-else fp32, the same contract and the same tests against eager fp32 as the PyTorch path.
+weights and of everything that changes its graph, then compiled on first use, once, with
+a dynamic batch (a fraction of a second). The precision follows the pipeline's: bf16
+where the CPU computes it natively, else fp32, the same contract and the same tests
+against eager fp32 as the PyTorch path.
 """
 
 from __future__ import annotations
@@ -130,11 +130,11 @@ def _save(model: openvino.Model, xml: Path) -> None:
 class OpenVinoNetwork:
     """A converted network compiled for the CPU, called with torch tensors.
 
-    Two compiled models: batch 1 with static shapes (the latency path; static shapes
-    measured 3-6 % faster than a dynamic batch here) and one with a dynamic batch for
-    every larger batch (a static graph per size would hold a copy of the weights per
-    size). One inference request per thread and model, so the service's worker and a
-    CLI batch never share a request."""
+    One compiled model with a dynamic batch for every batch size: then which requests
+    shared a batch cannot change a photo (static graphs per size measured 3-6 % faster
+    at batch 1, but a static batch-1 graph and the batched graph gave photos 3 grey
+    levels apart, where the service promises one). One inference request per thread,
+    so the service's worker and a CLI batch never share a request."""
 
     def __init__(
         self,
@@ -159,8 +159,7 @@ class OpenVinoNetwork:
         self._local = threading.local()
 
     def _compiled_for(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
-        if shapes[0][0] > 1:  # one dynamic-batch graph serves every batch of two or more
-            shapes = tuple((-1, *shape[1:]) for shape in shapes)
+        shapes = tuple((-1, *shape[1:]) for shape in shapes)  # one graph, any batch
         with self._lock:
             compiled = self._compiled.get(shapes)
             if compiled is None:

@@ -319,14 +319,11 @@ class FacePipeline:
         return final, first.photo, first.parsing
 
     def warm_up_batch_sizes(self, max_batch_size: int) -> list[int]:
-        """The batch sizes a service should run once before it takes traffic, because
-        their first call builds a graph: every size under torch.compile (one graph
-        each); 1 and 2 on OpenVINO (a static graph for batch 1, one dynamic-batch graph
-        for the rest); else 1 (allocations, kernel choices)."""
+        """The batch sizes a service should run once before it takes traffic: every
+        size under torch.compile (a graph each, built on its first call), else 1
+        (allocations, kernel choices; OpenVINO's one dynamic-batch graph)."""
         if self.options.compile:
             return list(range(1, max_batch_size + 1))
-        if "openvino" in (self.backends.parser, self.backends.generators):
-            return [1, 2] if max_batch_size >= 2 else [1]
         return [1]
 
     @property

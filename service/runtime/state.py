@@ -155,10 +155,9 @@ class ServiceState:
         return self.signing.signer if self.signing is not None else None
 
     def _warm_up(self, pipeline: FacePipeline) -> None:
-        """One inference before traffic: allocations, kernel choices. The batch sizes
-        whose first call builds a graph (every size under torch.compile, 1 and 2 on
-        OpenVINO) are built now, while the service is not ready, rather than on some
-        request's time."""
+        """One inference before traffic: allocations, kernel choices, OpenVINO's graph.
+        Under torch.compile every batch size the worker can form has its own graph, built
+        now, while the service is not ready, rather than on some request's time."""
         blank = Image.new("RGB", CUFS_SIZE, "white")
         sizes = pipeline.warm_up_batch_sizes(self.settings.max_batch_size)
         for size in sizes:
