@@ -22,6 +22,7 @@ import importlib.util
 import json
 import logging
 import platform
+import tempfile
 import threading
 import time
 import warnings
@@ -119,10 +120,13 @@ def _save(model: openvino.Model, xml: Path) -> None:
 
     try:
         xml.parent.mkdir(parents=True, exist_ok=True)
-        partial = xml.with_name(f".{xml.stem}.{threading.get_ident()}.partial.xml")
-        openvino.save_model(model, str(partial), compress_to_fp16=False)
-        partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))
-        partial.replace(xml)
+        # a folder of its own per writer (processes starting together share the cache),
+        # removed with whatever a failed write left in it
+        with tempfile.TemporaryDirectory(dir=xml.parent, prefix=".partial-") as folder:
+            partial = Path(folder) / xml.name
+            openvino.save_model(model, str(partial), compress_to_fp16=False)
+            partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))
+            partial.replace(xml)
     except (OSError, RuntimeError) as error:  # RuntimeError: OpenVINO's own write failed
         logger.warning("could not cache the OpenVINO model in %s: %s", xml.parent, error)
 
@@ -309,9 +313,10 @@ def _read_choice(path: Path) -> BackendChoice | None:
 def _write_choice(path: Path, choice: BackendChoice) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
-        partial.write_text(json.dumps(asdict(choice), indent=2))
-        partial.replace(path)
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".partial-") as folder:
+            partial = Path(folder) / path.name
+            partial.write_text(json.dumps(asdict(choice), indent=2))
+            partial.replace(path)
     except OSError as error:
         logger.warning("could not keep the backend choice in %s: %s", path.parent, error)
 
