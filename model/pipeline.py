@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -116,6 +117,31 @@ class PipelineRun:
     timings: StageTimings
 
 
+class GeneratorOutputs(NamedTuple):
+    """What G1 then G2 make for a batch: Y2, Y1, P_int (and P_int's class map at the
+    canvas when the backend computed it, as OpenVINO's graph does)."""
+
+    final: torch.Tensor
+    coarse: torch.Tensor
+    intermediate: torch.Tensor
+    intermediate_classes: torch.Tensor | None = None
+
+
+class ClassMaps(NamedTuple):
+    """A batch of class probabilities on the canvas, with their first-maximum class map
+    where a backend already computed it (None: computed from the probabilities)."""
+
+    probabilities: torch.Tensor
+    classes: torch.Tensor | None = None
+
+    def at(self, index: int, placement: Placement, crop_back: Preprocess) -> np.ndarray:
+        """Item ``index``'s class map at its input's size."""
+        canvas_classes = None if self.classes is None else self.classes[index]
+        return crop_back.classes_from_canvas(
+            self.probabilities[index], placement, canvas_classes=canvas_classes
+        )
+
+
 class FacePipeline:
     """Parser + G1 (+ G2) on one device; call it with a list of sketches."""
 
@@ -167,6 +193,7 @@ class FacePipeline:
             else None
         )
         self._fused_generators: OpenVinoNetwork | None = None  # G1+G2 on OpenVINO
+        self._openvino_parser: OpenVinoNetwork | None = None
         self.backends = BackendChoice()
         self.openvino_networks = openvino  # converted, whether or not the choice kept them
         if openvino is not None:
@@ -224,8 +251,7 @@ class FacePipeline:
         else:
             choice = choose_backends(openvino, example, torch_parser, torch_generators)
         if choice.parser == "openvino" and openvino.parser is not None:
-            ov_parser = openvino.parser
-            self._parse = lambda batch: ov_parser(batch)[0]
+            self._openvino_parser = openvino.parser
         if choice.generators == "openvino":
             self._fused_generators = openvino.generators
         logger.debug("inference backends: parser %s, G1+G2 %s (%s)", choice.parser,
@@ -292,23 +318,24 @@ class FacePipeline:
         sketch = self._layout(sketch.to(self.device), self.backends.generators)
         sketch_parsing = self._layout(sketch_parsing.to(self.device), self.backends.generators)
         with torch.inference_mode(), autocast(self.precision, self.device):
-            final, coarse, intermediate = self._g1_g2(sketch, sketch_parsing)
-        return final.float(), coarse.float(), intermediate.float()
+            made = self._g1_g2(sketch, sketch_parsing)
+        return made.final.float(), made.coarse.float(), made.intermediate.float()
 
     def _g1_g2(
         self,
         sketch: torch.Tensor,
         sketch_parsing: torch.Tensor,
         timings: StageTimings | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(Y2, Y1, P_int), timing each stage into ``timings``. On OpenVINO G1 and G2 are
-        one graph: its time is stage1's and stage2's is 0."""
+    ) -> GeneratorOutputs:
+        """Y2, Y1 and P_int, timing each stage into ``timings``. On OpenVINO G1 and G2 are
+        one graph (its time is stage1's and stage2's is 0), which also gives P_int's class
+        map."""
         timings = timings or StageTimings()
         started = time.perf_counter()
         if self._fused_generators is not None:
-            final, coarse, intermediate = self._fused_generators(sketch, sketch_parsing)
+            final, coarse, intermediate, classes = self._fused_generators(sketch, sketch_parsing)
             timings.stage1 = self._elapsed(started)
-            return final, coarse, intermediate
+            return GeneratorOutputs(final, coarse, intermediate, classes)
         first = self._stage1(sketch, sketch_parsing)
         timings.stage1 = self._elapsed(started)
         started = time.perf_counter()
@@ -316,7 +343,7 @@ class FacePipeline:
         if self._stage2 is not None:
             final = self._stage2(sketch_parsing, first.parsing, first.photo, sketch)
         timings.stage2 = self._elapsed(started)
-        return final, first.photo, first.parsing
+        return GeneratorOutputs(final, first.photo, first.parsing)
 
     def warm_up_batch_sizes(self, max_batch_size: int) -> list[int]:
         """The batch sizes a service should run once before it takes traffic: every
@@ -373,25 +400,23 @@ class FacePipeline:
         sketches = [s if a is None else a.image for s, a in zip(sketches, alignments, strict=True)]
         started = time.perf_counter()
         canvases, placements = zip(*(self.preprocess.to_canvas(s) for s in sketches), strict=True)
-        batch = torch.stack(canvases).to(self.device)
+        batch = torch.from_numpy(np.stack([c.numpy() for c in canvases])).to(self.device)
         parser_batch = self._layout(batch, self.backends.parser)
         batch = self._layout(batch, self.backends.generators)
         timings.preprocess = time.perf_counter() - started
 
         with torch.inference_mode(), autocast(self.precision, self.device):
             started = time.perf_counter()
-            sketch_parsing = self._sketch_parsing(parser_batch, placements, overrides)
-            sketch_parsing = self._layout(sketch_parsing, self.backends.generators)
+            parsed = self._sketch_parsing(parser_batch, placements, overrides)
+            sketch_parsing = self._layout(parsed.probabilities, self.backends.generators)
             timings.parse = self._elapsed(started)
 
-            final, coarse, intermediate = self._g1_g2(batch, sketch_parsing, timings)
-        final, coarse, intermediate = final.float(), coarse.float(), intermediate.float()
+            made = self._g1_g2(batch, sketch_parsing, timings)
 
         started = time.perf_counter()
+        sketch_maps = ClassMaps(sketch_parsing.float(), parsed.classes)
         results = [
-            self._result(
-                index, placement, final, coarse, intermediate, sketch_parsing, alignments[index]
-            )
+            self._result(index, placement, made, sketch_maps, alignments[index])
             for index, placement in enumerate(placements)
         ]
         for index, class_map in enumerate(overrides):
@@ -434,15 +459,19 @@ class FacePipeline:
         timings.extra["align"] = time.perf_counter() - started
         return alignments
 
-    def _run_parser(self, batch: torch.Tensor) -> torch.Tensor:
-        """P_s in fp32. Third-party parsers (facer's TorchScript models) were not made
-        for mixed precision, so they run in fp32 whatever the options say."""
+    def _run_parser(self, batch: torch.Tensor) -> ClassMaps:
+        """P_s in fp32 (with its class map, from OpenVINO). Third-party parsers (facer's
+        TorchScript models) were not made for mixed precision, so they run in fp32
+        whatever the options say."""
+        if self._openvino_parser is not None:
+            probabilities, classes = self._openvino_parser(batch)
+            return ClassMaps(probabilities, classes)
         if isinstance(self.parser, FaceParser):
             parsed: torch.Tensor = self._parse(batch)
         else:
             with torch.autocast(self.device.type, enabled=False):
                 parsed = self._parse(batch.float())
-        return parsed.float()
+        return ClassMaps(parsed.float())
 
     def _layout(self, tensor: torch.Tensor, backend: str) -> torch.Tensor:
         """The memory layout the network reading ``tensor`` wants: channels_last for a
@@ -462,7 +491,7 @@ class FacePipeline:
         batch: torch.Tensor,
         placements: Sequence[Placement],
         overrides: Sequence[np.ndarray | None],
-    ) -> torch.Tensor:
+    ) -> ClassMaps:
         """P_s from the parser, with supplied maps (as one-hot) in place of its rows."""
         if not any(o is not None for o in overrides):
             return self._run_parser(batch)
@@ -471,33 +500,30 @@ class FacePipeline:
         )
         needs_parser = [i for i, o in enumerate(overrides) if o is None]
         if needs_parser:
-            parsing[needs_parser] = self._run_parser(batch[needs_parser])
+            parsing[needs_parser] = self._run_parser(batch[needs_parser]).probabilities
         for index, class_map in enumerate(overrides):
             if class_map is not None:
                 one_hot = self.preprocess.classes_to_canvas(
                     class_map, placements[index], NUM_FACE_CLASSES
                 )
                 parsing[index] = one_hot.to(batch.device)
-        return parsing
+        return ClassMaps(parsing)
 
     def _result(
         self,
         index: int,
         placement: Placement,
-        final: torch.Tensor,
-        coarse: torch.Tensor,
-        intermediate_parsing: torch.Tensor,
-        sketch_parsing: torch.Tensor,
+        made: GeneratorOutputs,
+        sketch_parsing: ClassMaps,
         alignment: Alignment | None,
     ) -> PipelineResult:
         crop_back = self.preprocess
+        intermediate = ClassMaps(made.intermediate.float(), made.intermediate_classes)
         return PipelineResult(
-            photo=crop_back.image_from_canvas(final[index], placement),
-            stage1_photo=crop_back.image_from_canvas(coarse[index], placement),
-            intermediate_parsing=crop_back.classes_from_canvas(
-                intermediate_parsing[index], placement
-            ),
-            sketch_parsing=crop_back.classes_from_canvas(sketch_parsing[index], placement),
+            photo=crop_back.image_from_canvas(made.final[index].float(), placement),
+            stage1_photo=crop_back.image_from_canvas(made.coarse[index].float(), placement),
+            intermediate_parsing=intermediate.at(index, placement, crop_back),
+            sketch_parsing=sketch_parsing.at(index, placement, crop_back),
             alignment=alignment,
         )
 
