@@ -151,7 +151,9 @@ def compare_peers(
     pipeline_ms: float,
 ) -> dict[str, Any]:
     """The peers' table (see the module's docstring); ``pipeline_ms`` is the default
-    pipeline's ms per image at batch 1 from the same bench run."""
+    pipeline's median ms per image at batch 1 from the same bench run (a median, as the
+    peers' are: a mean would charge the pipeline alone for its first call after another
+    path, which runs with that path's threads still spinning)."""
     if device.type != "cpu":
         return {"skipped": "the peers are CPU runtimes; run --peers with --device cpu"}
     size = Preprocess().config.canvas_size

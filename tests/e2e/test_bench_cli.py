@@ -70,6 +70,10 @@ def test_bench_json_reports_every_path_against_the_baseline(
 
     # --peers: G1+G2 alone under torch and ONNX Runtime (a dev dependency), same rounds
     peers = report["peers"]
+    default = next(
+        p for p in report["paths"] if p["name"].startswith("default") and p["batch_size"] == 1
+    )
+    assert peers["pipeline_ms_batch1"] == default["latency_p50_ms"]  # medians, as the peers'
     runtimes = {(row["runtime"], row["batch_size"]) for row in peers["rows"]}
     for runtime in (
         "torch eager fp32",
