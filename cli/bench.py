@@ -38,6 +38,7 @@ from isegan.model.config import GeneratorConfig, IseganConfig, ParserConfig
 from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.device import resolve_device
 from isegan.model.inference_options import InferenceOptions, native_bf16, resolve_precision
+from isegan.model.long_lived import freeze_long_lived_objects
 from isegan.model.networks.parser import BiSeNet
 from isegan.model.openvino_backend import openvino_available
 from isegan.model.parsing import FaceParser, load_parser
@@ -192,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         MeasuredPath(path, parser, generators, sketches, device, args.warmup)
         for path in plan_paths(device, args.batch_sizes, args.compile)
     ]  # all built and warmed before any is timed
+    freeze_long_lived_objects()  # as the service does once its model is loaded
     alternate([m.contender for m in measured], device, rounds=args.rounds, calls=args.calls)
     results = [m.result(flops, peaks, args.rounds * args.calls) for m in measured]
     for result in results:

@@ -26,6 +26,7 @@ from isegan.model.colour.colouring import (
 )
 from isegan.model.colour.hints import PALETTES
 from isegan.model.inference_options import BACKENDS, PRECISIONS, InferenceOptions
+from isegan.model.long_lived import freeze_long_lived_objects
 from isegan.model.pipeline import FacePipeline, PipelineResult
 from isegan.model.version import code_version
 from isegan.model.weights.pretrained import default_generator_path
@@ -271,6 +272,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     marking = Marking(args, pipeline.device)
     stamper = marking.stamper(pipeline)
+    freeze_long_lived_objects()
     with tqdm(total=len(sketches), unit="sketch", disable=len(sketches) < 2) as progress:
         for start in range(0, len(sketches), args.batch_size):
             batch = sketches[start : start + args.batch_size]

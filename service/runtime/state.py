@@ -16,6 +16,7 @@ from isegan.model.alignment.five_points import locate_five_point_model
 from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.device import resolve_device
 from isegan.model.errors import MissingComponentError, WeightsError
+from isegan.model.long_lived import freeze_long_lived_objects
 from isegan.model.pipeline import FacePipeline
 from isegan.model.stamps import file_sha256
 from isegan.model.version import code_version
@@ -92,6 +93,8 @@ class ServiceState:
             )
             self.pipeline = pipeline
             self.worker.run_on_thread(lambda: self._warm_up(pipeline))
+            frozen = freeze_long_lived_objects()
+            logger.debug("froze %d long-lived objects out of the collector's walks", frozen)
         except BaseException:
             self.worker.stop()
             raise
