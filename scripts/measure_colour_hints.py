@@ -1,6 +1,7 @@
 """Colour hints measured on a split: each sketch hinted with its real photo's own colours.
 
     .venv/bin/python scripts/measure_colour_hints.py --data ../shared/data/cufs [--limit N]
+        [--split train --ids training/splits/cufs-validation.txt]   # choose on this slice
 
 For each pair the bundled pipeline makes the photo; the parser finds hair, skin and eyes
 in the real photo and in the synthesised one; the hints are the real regions' mean
@@ -49,11 +50,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int)
+    parser.add_argument(
+        "--ids", type=Path, help="a file of pair ids (one per line) from the split to measure on"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/colour-hints"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     folder = PairFolder.open(args.data, args.split)
-    ids = list(folder.ids[: args.limit])
+    ids = list(folder.ids)
+    if args.ids is not None:
+        wanted = set(args.ids.read_text().split())
+        ids = [i for i in ids if i in wanted]
+    ids = ids[: args.limit]
     pipeline = FacePipeline.from_files(default_generator_path(), default_parser_path())
     pairs = [folder.load_pair(i) for i in ids]
     real = [Image.fromarray(photo) for photo, _ in pairs]

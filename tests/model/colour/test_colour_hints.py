@@ -9,6 +9,7 @@ from PIL import Image
 from isegan.model.colour.hints import (
     CLASSES,
     EDGE_RADIUS,
+    LIGHTNESS_STRENGTH,
     PALETTES,
     ColourHint,
     HintError,
@@ -57,9 +58,12 @@ def test_a_hint_moves_its_region_to_the_colour_and_keeps_the_rest(result, region
     class_map = result.intermediate_parsing
     photo, outcome = apply_hints(result.photo, class_map, [hint])
     target = srgb_to_oklab(np.array(hint.rgb, dtype=np.float64) / 255)
-    before = np.linalg.norm(_region_mean(result.photo, class_map, hint.region) - target)
-    after = np.linalg.norm(_region_mean(photo, class_map, hint.region) - target)
-    assert after < 0.25 * before and region in outcome.applied
+    before = _region_mean(result.photo, class_map, hint.region) - target
+    after = _region_mean(photo, class_map, hint.region) - target
+    # hue and chroma (a, b) move all the way; lightness LIGHTNESS_STRENGTH of the way
+    assert np.linalg.norm(after[1:]) < 0.25 * np.linalg.norm(before[1:])
+    assert abs(after[0]) <= (1 - LIGHTNESS_STRENGTH + 0.1) * abs(before[0]) + 0.01
+    assert region in outcome.applied
     # far from the region nothing moves; inside it the shading (lightness spread) is kept
     from scipy import ndimage
 
