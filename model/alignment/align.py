@@ -7,9 +7,10 @@ Results can be warped back onto the input. Inputs that are already CUFS-aligned 
 passed through untouched.
 
 Two landmark backends: dlib's frontal detector with its 5-point model (the default, in
-the default install; least squares over both eyes' corners and the nose) and MediaPipe
-FaceMesh's iris centres (optional, ``isegan[labels]``). ``scripts/measure_alignment.py``
-compares them.
+the default install; the fit uses the two eye centres, each the mid-point of its eye's
+corners, as CUFS is framed by its eyes) and MediaPipe FaceMesh's iris centres (optional,
+``isegan[labels]``). ``scripts/measure_alignment.py`` compares them;
+``scripts/measure_alignment_gap.py`` measures what alignment costs the photo.
 """
 
 from __future__ import annotations
@@ -129,8 +130,11 @@ def find_face(rgb: np.ndarray, landmarker: Landmarker) -> FoundFace | None:
         points = landmarker.points(rgb)
         if points is None:
             return None
+        # The fit uses the eye centres alone, as CUFS itself was framed (eyes at fixed
+        # positions): with the nose too, each face's own proportions tilted and scaled it
+        # off the frame the real photo is in (docs/model.md, "Face alignment").
         eyes = np.stack([points[2:4].mean(0), points[0:2].mean(0)])
-        return FoundFace("dlib", points, CUFS_FIVE_POINTS, eyes, CUFS_FIVE_POINT_EYES)
+        return FoundFace("dlib", eyes, CUFS_FIVE_POINT_EYES, eyes, CUFS_FIVE_POINT_EYES)
     mesh = landmarker.landmarks(rgb)
     if mesh is None:
         return None

@@ -55,6 +55,11 @@ def locate_five_point_model() -> Path:
     return path
 
 
+#: Which of the five points a point becomes in the mirrored image: each eye's outer and
+#: inner corner become the other eye's; the nose stays the nose.
+MIRRORED_POINTS = [2, 3, 0, 1, 4]
+
+
 class FivePointLandmarker:
     """The largest frontal face's five points, or None when there is no face.
 
@@ -88,7 +93,20 @@ class FivePointLandmarker:
                 round(box.right() / scale),
                 round(box.bottom() / scale),
             )
-            shape = self._predictor(grey, full)
+            found = self._predict(grey, full)
+            # The same face mirrored, with the mirrored box: the predictor's errors are
+            # not mirror-symmetric, and its points are whole pixels, so the mean of the
+            # two readings is steadier (docs/model.md, "Face alignment").
+            last = width - 1
+            mirrored_box = self._dlib.rectangle(
+                last - full.right(), full.top(), last - full.left(), full.bottom()
+            )
+            mirrored = self._predict(np.ascontiguousarray(grey[:, ::-1]), mirrored_box)
+        mirrored[:, 0] = last - mirrored[:, 0]
+        return np.asarray((found + mirrored[MIRRORED_POINTS]) / 2)
+
+    def _predict(self, grey: np.ndarray, box: Any) -> np.ndarray:
+        shape = self._predictor(grey, box)
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
 
 

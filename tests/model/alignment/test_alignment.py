@@ -10,6 +10,7 @@ from PIL import Image
 
 from isegan.model.alignment.align import (
     CUFS_EYES,
+    CUFS_FIVE_POINT_EYES,
     NoFaceFoundError,
     align_face,
     eyes_match_template,
@@ -18,7 +19,7 @@ from isegan.model.alignment.align import (
     place_on_page,
 )
 from isegan.model.alignment.face_chips import similarity_transform
-from isegan.model.alignment.five_points import FivePointLandmarker
+from isegan.model.alignment.five_points import MIRRORED_POINTS, FivePointLandmarker
 from isegan.model.alignment.landmarks import FaceLandmarker
 from tests.extras import require_module
 
@@ -102,6 +103,33 @@ def test_a_page_placement_is_undone_by_alignment(landmarker, cufs_sketches) -> N
         on_page = CUFS_EYES @ matrix[:, :2].T + matrix[:, 2]
         back = on_page @ alignment.matrix[:, :2].T + alignment.matrix[:, 2]
         assert np.linalg.norm(back - CUFS_EYES, axis=1).max() < 4.0
+
+
+def test_five_points_read_a_face_and_its_mirror_image_alike(cufs_sketches) -> None:
+    """Each reading is the mean of the face's and its mirror image's, so the points of a
+    mirrored sketch are the mirrored points (the predictor alone is not symmetric and
+    gives whole pixels: 1-2 px apart)."""
+    landmarker = FivePointLandmarker()
+    for sketch in cufs_sketches:
+        rgb = np.asarray(sketch.convert("RGB"))
+        points = landmarker.points(rgb)
+        mirrored = landmarker.points(np.ascontiguousarray(rgb[:, ::-1]))
+        assert points is not None and mirrored is not None
+        mirrored[:, 0] = rgb.shape[1] - 1 - mirrored[:, 0]
+        assert np.abs(points - mirrored[MIRRORED_POINTS]).max() < 0.5
+
+
+def test_alignment_puts_the_eye_centres_on_the_cufs_eyes(cufs_sketches) -> None:
+    """The fit maps the two eye centres alone onto CUFS's fixed eye positions, as CUFS
+    was framed, so a moved sketch's eyes land there whatever its nose and eye corners."""
+    landmarker = FivePointLandmarker()
+    for sketch in cufs_sketches:
+        found = find_face(np.asarray(_rotated_scaled_shifted(sketch)), landmarker)
+        assert found is not None
+        np.testing.assert_allclose(found.template, CUFS_FIVE_POINT_EYES)
+        matrix = similarity_transform(found.points, found.template)
+        placed = found.eyes @ matrix[:, :2].T + matrix[:, 2]
+        np.testing.assert_allclose(placed, CUFS_FIVE_POINT_EYES, atol=1e-6)
 
 
 def test_no_face_is_a_clear_error(landmarker) -> None:
