@@ -267,6 +267,21 @@ def test_a_parser_is_charged_for_what_it_costs_the_generators_after_it() -> None
     assert alone["torch"] < alone["openvino"]  # alone, PyTorch's parser looked faster
 
 
+def test_a_third_party_parser_is_never_run_on_the_timing_example() -> None:
+    """A parser OpenVINO does not convert (facer's) stays on PyTorch and is not timed: the
+    example is noise, on which facer's parser finds no face and raises."""
+    _, generators = _networks()
+    example = Example.canvas(SIZE, NUM_FACE_CLASSES)
+    networks = convert_networks(None, generators, example, "fp32")  # type: ignore[arg-type]
+
+    def refusing_parser() -> None:
+        raise AssertionError("the third-party parser was run on the timing example")
+
+    choice = choose_backends(networks, example, refusing_parser, lambda: time.sleep(0.05))
+    assert (choice.parser, choice.generators) == ("torch", "openvino")
+    assert set(choice.seconds) == {"G1+G2 torch", "G1+G2 openvino"}
+
+
 def test_timing_alternates_the_candidates() -> None:
     order: list[str] = []
     median_seconds({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, rounds=3)
