@@ -415,8 +415,9 @@ class FacePipeline:
 
         started = time.perf_counter()
         sketch_maps = ClassMaps(sketch_parsing.float(), parsed.classes)
+        intermediate_maps = ClassMaps(made.intermediate.float(), made.intermediate_classes)
         results = [
-            self._result(index, placement, made, sketch_maps, alignments[index])
+            self._result(index, placement, made, sketch_maps, intermediate_maps, alignments[index])
             for index, placement in enumerate(placements)
         ]
         for index, class_map in enumerate(overrides):
@@ -515,14 +516,14 @@ class FacePipeline:
         placement: Placement,
         made: GeneratorOutputs,
         sketch_parsing: ClassMaps,
+        intermediate_parsing: ClassMaps,
         alignment: Alignment | None,
     ) -> PipelineResult:
         crop_back = self.preprocess
-        intermediate = ClassMaps(made.intermediate.float(), made.intermediate_classes)
         return PipelineResult(
             photo=crop_back.image_from_canvas(made.final[index].float(), placement),
             stage1_photo=crop_back.image_from_canvas(made.coarse[index].float(), placement),
-            intermediate_parsing=intermediate.at(index, placement, crop_back),
+            intermediate_parsing=intermediate_parsing.at(index, placement, crop_back),
             sketch_parsing=sketch_parsing.at(index, placement, crop_back),
             alignment=alignment,
         )
