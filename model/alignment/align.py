@@ -112,11 +112,10 @@ def eyes_match_template(
 
 @dataclass(frozen=True)
 class FoundFace:
-    """Landmarks found in an image and where they belong in the CUFS frame."""
+    """The eye centres found in an image and where they belong in the CUFS frame: what the
+    alignment fits, with either landmark backend, as CUFS is framed by its eyes."""
 
     backend: LandmarkBackend
-    points: np.ndarray  # (N, 2) in the image
-    template: np.ndarray  # (N, 2) in the CUFS frame
     eyes: np.ndarray  # (2, 2) eye centres in the image, image-left first
     template_eyes: np.ndarray  # (2, 2) the same in the CUFS frame
 
@@ -134,12 +133,12 @@ def find_face(rgb: np.ndarray, landmarker: Landmarker) -> FoundFace | None:
         # positions): with the nose too, each face's own proportions tilted and scaled it
         # off the frame the real photo is in (docs/model.md, "Face alignment").
         eyes = np.stack([points[2:4].mean(0), points[0:2].mean(0)])
-        return FoundFace("dlib", eyes, CUFS_FIVE_POINT_EYES, eyes, CUFS_FIVE_POINT_EYES)
+        return FoundFace("dlib", eyes, CUFS_FIVE_POINT_EYES)
     mesh = landmarker.landmarks(rgb)
     if mesh is None:
         return None
     eyes = mesh[[RIGHT_IRIS_CENTRE, LEFT_IRIS_CENTRE]].astype(np.float64)
-    return FoundFace("mediapipe", eyes, CUFS_EYES, eyes, CUFS_EYES)
+    return FoundFace("mediapipe", eyes, CUFS_EYES)
 
 
 def align_face(image: Image.Image, landmarker: Landmarker) -> Alignment:
@@ -151,7 +150,7 @@ def align_face(image: Image.Image, landmarker: Landmarker) -> Alignment:
     tolerance = ALIGNED_TOLERANCE_PX[found.backend]
     if rgb.size == CUFS_SIZE and eyes_match_template(found.eyes, tolerance, found.template_eyes):
         return Alignment(rgb, np.eye(2, 3), rgb.size, True, found.eyes)
-    matrix = similarity_transform(found.points, found.template)
+    matrix = similarity_transform(found.eyes, found.template_eyes)
     if not np.isfinite(matrix).all() or abs(np.linalg.det(matrix[:, :2])) < 1e-9:
         raise NoFaceFoundError(f"the detected landmarks coincide; {NO_FACE_HINT}")
     aligned = _warp_replicate(rgb, matrix)
@@ -159,7 +158,7 @@ def align_face(image: Image.Image, landmarker: Landmarker) -> Alignment:
     # template was measured at, correct what the first fit got wrong at the input's scale.
     again = find_face(np.asarray(aligned), landmarker)
     if again is not None:
-        correction = similarity_transform(again.points, again.template)
+        correction = similarity_transform(again.eyes, again.template_eyes)
         if np.isfinite(correction).all() and abs(np.linalg.det(correction[:, :2])) > 1e-9:
             matrix = _compose(correction, matrix)
             aligned = _warp_replicate(rgb, matrix)

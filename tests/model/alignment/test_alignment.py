@@ -84,10 +84,10 @@ def test_moved_sketch_aligns_back_to_the_original_landmarks(landmarker, cufs_ske
         found = find_face(np.asarray(alignment.image), landmarker)
         assert found is not None and original is not None
         assert np.abs(found.eyes - found.template_eyes).max() < 4.0
-        # the landmarks land where the CUFS template has them, as on the original
-        # (dlib's points are whole pixels and scatter 1-2 px on CUFS images)
-        moved_off = np.linalg.norm(found.points - found.template, axis=1)
-        original_off = np.linalg.norm(original.points - original.template, axis=1)
+        # the eyes land where the CUFS template has them, as on the original
+        # (dlib's eye centres scatter 1-2 px on CUFS images)
+        moved_off = np.linalg.norm(found.eyes - found.template_eyes, axis=1)
+        original_off = np.linalg.norm(original.eyes - original.template_eyes, axis=1)
         assert np.median(moved_off) < max(3.0, 1.5 * np.median(original_off))
         back = alignment.warp_back(alignment.image, moved)
         assert back.size == moved.size
@@ -126,8 +126,8 @@ def test_alignment_puts_the_eye_centres_on_the_cufs_eyes(cufs_sketches) -> None:
     for sketch in cufs_sketches:
         found = find_face(np.asarray(_rotated_scaled_shifted(sketch)), landmarker)
         assert found is not None
-        np.testing.assert_allclose(found.template, CUFS_FIVE_POINT_EYES)
-        matrix = similarity_transform(found.points, found.template)
+        np.testing.assert_allclose(found.template_eyes, CUFS_FIVE_POINT_EYES)
+        matrix = similarity_transform(found.eyes, found.template_eyes)
         placed = found.eyes @ matrix[:, :2].T + matrix[:, 2]
         np.testing.assert_allclose(placed, CUFS_FIVE_POINT_EYES, atol=1e-6)
 
