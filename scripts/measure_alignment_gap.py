@@ -22,7 +22,7 @@ from isegan.model.alignment.align import place_on_page
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.evaluation.quality.fsim import fsim
-from isegan.training.pairs import PairFolder
+from isegan.training.pairs import PairFolder, read_id_list
 
 
 def _grey(image: Image.Image) -> np.ndarray:
@@ -38,10 +38,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     folder = PairFolder.open(args.data, args.split)
-    ids = list(folder.ids)
     if args.ids is not None:
-        wanted = set(args.ids.read_text().split())
-        ids = [i for i in ids if i in wanted]
+        folder = folder.only(read_id_list(args.ids), args.ids.stem)
+    ids = list(folder.ids)
     if args.limit:
         ids = ids[:: max(1, len(ids) // args.limit)][: args.limit]
     pipeline = FacePipeline.from_files(default_generator_path(), default_parser_path())

@@ -32,7 +32,7 @@ from isegan.training.contact_sheet import contact_sheet
 from isegan.training.evaluation.evaluate import greyscale
 from isegan.training.evaluation.identity import IdentityGallery
 from isegan.training.evaluation.quality.fsim import fsim
-from isegan.training.pairs import PairFolder
+from isegan.training.pairs import PairFolder, read_id_list
 
 REGIONS = {HintRegion.HAIR: FaceClass.HAIR, HintRegion.SKIN: FaceClass.SKIN,
            HintRegion.EYES: FaceClass.EYES}  # fmt: skip
@@ -57,11 +57,9 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     folder = PairFolder.open(args.data, args.split)
-    ids = list(folder.ids)
     if args.ids is not None:
-        wanted = set(args.ids.read_text().split())
-        ids = [i for i in ids if i in wanted]
-    ids = ids[: args.limit]
+        folder = folder.only(read_id_list(args.ids), args.ids.stem)
+    ids = list(folder.ids[: args.limit])
     pipeline = FacePipeline.from_files(default_generator_path(), default_parser_path())
     pairs = [folder.load_pair(i) for i in ids]
     real = [Image.fromarray(photo) for photo, _ in pairs]
