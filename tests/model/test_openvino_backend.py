@@ -231,6 +231,26 @@ def test_one_network_serves_many_batch_sizes_and_threads() -> None:
         )
 
 
+def test_a_result_outlives_the_next_call_and_the_inputs_are_left_alone() -> None:
+    """Inputs are shared with OpenVINO and outputs not copied a second time: a photo
+    must still be its own after the same request runs again, and the caller's tensors
+    must come back unchanged."""
+    _, generators = _networks()
+    example = Example.canvas(SIZE, NUM_FACE_CLASSES)
+    networks = convert_networks(None, generators, example, "fp32")  # type: ignore[arg-type]
+    first_sketch = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
+    second_sketch = -first_sketch
+    parsing = torch.softmax(torch.randn(1, NUM_FACE_CLASSES, SIZE, SIZE), dim=1)
+    kept_sketch, kept_parsing = first_sketch.clone(), parsing.clone()
+    first = networks.generators(first_sketch, parsing)
+    first_copy = [output.clone() for output in first]
+    second = networks.generators(second_sketch, parsing)
+    assert not torch.equal(first[0], second[0])
+    for output, copy in zip(first, first_copy, strict=True):
+        assert torch.equal(output, copy)
+    assert torch.equal(first_sketch, kept_sketch) and torch.equal(parsing, kept_parsing)
+
+
 def test_a_parser_is_charged_for_what_it_costs_the_generators_after_it() -> None:
     """Pairings are timed as chains: a PyTorch parser that is fast alone but slows
     whatever runs next (as its spinning OpenMP threads slowed OpenVINO) loses to
