@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "the openvino backend needs the openvino package: pip install 'isegan[openvino]'"
-_CACHE_FORMAT = "isegan-openvino-2"  # bump when what is converted changes
+_CACHE_FORMAT = "isegan-openvino-3"  # bump when what is converted changes
 _memory: dict[str, openvino.Model] = {}
 _memory_lock = threading.Lock()
 

@@ -71,6 +71,18 @@ def test_soft_mapping_sums_grouped_probabilities() -> None:
     assert torch.allclose(mapped.sum(1), torch.ones(2, 4, 5))
 
 
+def test_isegan_probabilities_pass_through_untouched_under_mixed_precision() -> None:
+    """isegan's own parser predicts the 8 classes: its P_s is returned as the fp32
+    softmax made it, not multiplied by an identity matrix (which autocast ran in bf16)."""
+    assert ISEGAN_8.is_identity
+    assert not CELEBAMASK_HQ_19.is_identity and not LAPA_11.is_identity
+    probabilities = torch.softmax(torch.randn(1, 8, 16, 16), 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mapped = to_face_probabilities(probabilities, ISEGAN_8)
+    assert mapped.dtype == torch.float32
+    assert torch.equal(mapped, probabilities)
+
+
 def test_identity_scheme_and_shape_errors() -> None:
     probabilities = torch.rand(1, 8, 2, 2)
     assert torch.equal(to_face_probabilities(probabilities, ISEGAN_8), probabilities)
