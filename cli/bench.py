@@ -116,12 +116,12 @@ def plan_paths(device: torch.device, batch_sizes: list[int], with_compile: bool)
     reference = InferenceOptions.reference()
     fast = InferenceOptions(backend="torch")
     best = resolve_precision("auto", device)
-    optimised = f"{best}+channels_last+fold_bn+direct_resize"
+    optimised = f"{best}+channels_last+fold_bn+subpixel+direct_resize"
     paths = [
         BenchPath("eager-fp32", reference, 1),
         BenchPath("fp32+channels_last", reference.model_copy(update={"channels_last": True}), 1),
         BenchPath(
-            "fp32+channels_last+fold_bn+direct_resize",
+            "fp32+channels_last+fold_bn+subpixel+direct_resize",
             InferenceOptions(precision="fp32", backend="torch"),
             1,
         ),

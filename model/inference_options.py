@@ -19,6 +19,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from isegan.model.networks.subpixel import SUBPIXEL_BELOW_CHANNELS, rewrite_resize_convs
+
 logger = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -45,6 +47,12 @@ class InferenceOptions(BaseModel):
     precision: Precision = "auto"
     channels_last: bool = True
     fold_batchnorm: bool = True
+    subpixel_heads: bool = Field(
+        True,
+        description="Run each resize-convolution that makes fewer than 16 channels (the "
+        "generators' output heads) at the low resolution with 4x the channels and a pixel "
+        "shuffle: the same function up to rounding, about a sixth faster G1+G2 on a CPU.",
+    )
     compile: bool = False
     backend: Backend = Field(
         "auto",
@@ -67,6 +75,7 @@ class InferenceOptions(BaseModel):
             precision="fp32",
             channels_last=False,
             fold_batchnorm=False,
+            subpixel_heads=False,
             compile=False,
             backend="torch",
             parser_direct_resize=False,
@@ -166,6 +175,8 @@ def prepare(
     batch's time at the paper's sizes); norms and everything else stay fp32."""
     if options.fold_batchnorm:
         fold_batchnorm(module)
+    if options.subpixel_heads:  # after folding: a folded norm is inside the convolution
+        rewrite_resize_convs(module, below_channels=SUBPIXEL_BELOW_CHANNELS)
     if precision != "fp32":
         for layer in module.modules():
             if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):

@@ -42,6 +42,7 @@ from isegan.model.inference_options import (
     resolve_precision,
 )
 from isegan.model.networks.generator import StageOneOutput
+from isegan.model.networks.subpixel import SUBPIXEL_BELOW_CHANNELS, rewrite_resize_convs
 from isegan.model.openvino_backend import (
     BackendChoice,
     Example,
@@ -177,6 +178,9 @@ class FacePipeline:
             if self.options.parser_input_size is not None:
                 self.parser.input_size = self.options.parser_input_size
             self.parser.direct_resize = self.options.parser_direct_resize
+        if self.options.subpixel_heads:  # before conversion: OpenVINO's graphs get it too
+            for network in self.generators.networks().values():
+                rewrite_resize_convs(network, below_channels=SUBPIXEL_BELOW_CHANNELS)
         openvino = self._openvino_networks()  # from the fp32 networks, before prepare
         if isinstance(self.parser, FaceParser):
             prepare(self.parser, self.options, self.precision)
@@ -300,6 +304,7 @@ class FacePipeline:
             "precision": self.precision,
             "channels_last": self.options.channels_last,
             "fold_batchnorm": self.options.fold_batchnorm,
+            "subpixel_heads": self.options.subpixel_heads,
             "compile": self.options.compile,
             "parser_input_size": getattr(self.parser, "input_size", 0),
             "parser_direct_resize": getattr(self.parser, "direct_resize", False),

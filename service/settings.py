@@ -75,6 +75,11 @@ class ServiceSettings(BaseSettings):
     )
     channels_last: bool = Field(True, description="NHWC memory layout for the networks.")
     fold_batchnorm: bool = Field(True, description="Fold BatchNorm into the convolutions.")
+    subpixel_heads: bool = Field(
+        True,
+        description="Run the generators' output heads at the low resolution with a pixel "
+        "shuffle (the same function up to rounding; faster on a CPU).",
+    )
     compile: bool = Field(False, description="torch.compile the networks (slow start).")
     backend: Backend = Field(
         "auto",
@@ -224,6 +229,7 @@ class ServiceSettings(BaseSettings):
             precision=self.precision,
             channels_last=self.channels_last,
             fold_batchnorm=self.fold_batchnorm,
+            subpixel_heads=self.subpixel_heads,
             compile=self.compile,
             backend=self.backend,
         )

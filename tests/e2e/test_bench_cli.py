@@ -32,7 +32,7 @@ def test_bench_json_reports_every_path_against_the_baseline(
 
     names = [(path["name"], path["batch_size"]) for path in report["paths"]]
     assert names[0] == ("eager-fp32", 1)
-    assert ("fp32+channels_last+fold_bn+direct_resize", 1) in names
+    assert ("fp32+channels_last+fold_bn+subpixel+direct_resize", 1) in names
     assert {("default (backend auto)", 1), ("default (backend auto)", 2)} <= set(names)
     for path in report["paths"]:
         if path["name"] != "default (backend auto)":

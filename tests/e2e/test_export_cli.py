@@ -1,5 +1,6 @@
 """`isegan export --format onnx` on the bundled model: the files ONNX Runtime runs give
-eager fp32 torch's outputs within 1e-4, on real CUFS sketches."""
+eager fp32 torch's outputs within 1e-4, on real CUFS sketches, with the checkpoint's own
+layers and with the output heads rewritten as the pipeline runs them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime
+import pytest
 import torch
 
 from isegan.model.export import GeneratorGraph
@@ -19,14 +22,22 @@ from isegan.model.weights.generator_pair import load_generators
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 
 
-def test_export_writes_graphs_that_match_eager_fp32(cufs_sketches, tmp_path: Path) -> None:
+@pytest.mark.parametrize("subpixel", [False, True], ids=["own-layers", "subpixel-heads"])
+def test_export_writes_graphs_that_match_eager_fp32(
+    cufs_sketches, tmp_path: Path, subpixel: bool
+) -> None:
     out = tmp_path / "onnx"
+    flags = ["--subpixel-heads"] if subpixel else []
     done = subprocess.run(
-        [sys.executable, "-m", "isegan.cli.main", "export", "--format", "onnx", "-o", str(out)],
+        [sys.executable, "-m", "isegan.cli.main", "export", "--format", "onnx", "-o", str(out),
+         *flags],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / "export.json").read_text())
+    assert manifest["subpixel_heads"] == int(subpixel)
+    operators = [node.op_type for node in onnx.load(out / "generators.onnx").graph.node]
+    assert ("DepthToSpace" in operators) == subpixel
     assert set(manifest["files"]) == {"generators.onnx", "parser.onnx"}
     assert manifest["files"]["generators.onnx"]["outputs"] == [
         "photo", "stage1_photo", "intermediate_parsing",
