@@ -136,7 +136,7 @@ def fold_batchnorm(module: nn.Module) -> int:
         if isinstance(parent, nn.Sequential) and len(parent) == 2:
             pairs.append(("0", "1"))  # torchvision's downsample: Sequential(conv, bn)
         for conv_name, norm_name in pairs:
-            conv = getattr(parent, conv_name, None)
+            conv = _last_convolution(getattr(parent, conv_name, None))
             norm = getattr(parent, norm_name, None)
             if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(
                 norm, nn.BatchNorm2d
@@ -145,6 +145,20 @@ def fold_batchnorm(module: nn.Module) -> int:
                 setattr(parent, norm_name, nn.Identity())
                 folded += 1
     return folded
+
+
+def _last_convolution(layer: nn.Module | None) -> nn.Module | None:
+    """The convolution whose output ``layer`` returns: itself, or the last layer of a
+    resize-convolution (``Sequential(Upsample, Conv2d)``: the resize only moves pixels,
+    so a norm after the pair folds into its convolution)."""
+    if (
+        isinstance(layer, nn.Sequential)
+        and len(layer) == 2
+        and isinstance(layer[0], nn.Upsample)
+        and isinstance(layer[1], nn.Conv2d)
+    ):
+        return layer[1]
+    return layer
 
 
 def _fold_pair(conv: nn.Conv2d | nn.ConvTranspose2d, norm: nn.BatchNorm2d) -> None:

@@ -61,9 +61,15 @@ def _batchnorms(module: nn.Module) -> int:
     return sum(isinstance(layer, nn.BatchNorm2d) for layer in module.modules())
 
 
-def test_folding_batchnorm_removes_every_norm_and_keeps_the_generators_output() -> None:
+@pytest.mark.parametrize("upsample", ["transposed", "resize_conv"])
+def test_folding_batchnorm_removes_every_norm_and_keeps_the_generators_output(
+    upsample: str,
+) -> None:
+    """Every norm folds, the decoder's after a resize-convolution (the bundled model's
+    kind) as well as after a transposed one."""
     torch.manual_seed(0)
-    generators = build_generators(IseganConfig(generator=GeneratorConfig(base_channels=8)))
+    config = GeneratorConfig(base_channels=8, upsample=upsample)  # type: ignore[arg-type]
+    generators = build_generators(IseganConfig(generator=config))
     for network in generators.networks().values():
         _randomise_batchnorm(network)
     generators.eval()
