@@ -154,15 +154,22 @@ def align_face(image: Image.Image, landmarker: Landmarker) -> Alignment:
     if not np.isfinite(matrix).all() or abs(np.linalg.det(matrix[:, :2])) < 1e-9:
         raise NoFaceFoundError(f"the detected landmarks coincide; {NO_FACE_HINT}")
     aligned = _warp_replicate(rgb, matrix)
-    # One refinement: the landmarks found again in the aligned frame, at the scale the
-    # template was measured at, correct what the first fit got wrong at the input's scale.
-    again = find_face(np.asarray(aligned), landmarker)
-    if again is not None:
+    # Refinements: the landmarks found again in the aligned frame, at the scale the
+    # template was measured at, correct what the previous fit got wrong.
+    for _ in range(REFINEMENTS):
+        again = find_face(np.asarray(aligned), landmarker)
+        if again is None:
+            break
         correction = similarity_transform(again.eyes, again.template_eyes)
-        if np.isfinite(correction).all() and abs(np.linalg.det(correction[:, :2])) > 1e-9:
-            matrix = _compose(correction, matrix)
-            aligned = _warp_replicate(rgb, matrix)
+        if not np.isfinite(correction).all() or abs(np.linalg.det(correction[:, :2])) <= 1e-9:
+            break
+        matrix = _compose(correction, matrix)
+        aligned = _warp_replicate(rgb, matrix)
     return Alignment(aligned, matrix, rgb.size, False, found.eyes)
+
+
+#: How many times alignment reads the landmarks again in its own output and corrects.
+REFINEMENTS = 2
 
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
