@@ -169,7 +169,7 @@ def align_face(image: Image.Image, landmarker: Landmarker) -> Alignment:
 
 
 #: How many times alignment reads the landmarks again in its own output and corrects.
-REFINEMENTS = 2
+REFINEMENTS = 1
 
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
