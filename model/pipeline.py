@@ -262,8 +262,9 @@ class FacePipeline:
                     choice.generators, choice.describe())  # fmt: skip
         return choice
 
-    def _aligner(self) -> Landmarker:
-        """The landmarker is loaded on first use: only aligned requests need it."""
+    def aligner(self) -> Landmarker:
+        """The landmarker of ``landmarks``, loaded on first use (only aligned requests
+        need it); a service calls it at start-up so a missing backend fails there."""
         if self._landmarker is None:
             if self.landmarks == "mediapipe":
                 from isegan.model.alignment.landmarks import FaceLandmarker
@@ -309,6 +310,7 @@ class FacePipeline:
             "parser_input_size": getattr(self.parser, "input_size", 0),
             "parser_direct_resize": getattr(self.parser, "direct_resize", False),
             "canonicalise": self.canonicalise is not None,
+            "landmarks": self.landmarks,
             "parser_backend": describe(self.backends.parser, self.precision),
             "generator_backend": describe(self.backends.generators, self.precision),
             "backend_choice": self.backends.describe(),
@@ -459,7 +461,7 @@ class FacePipeline:
         started = time.perf_counter()
         supplied = overrides or [None] * len(sketches)
         alignments = [
-            align_face(s, self._aligner()) if parsing is None else None
+            align_face(s, self.aligner()) if parsing is None else None
             for s, parsing in zip(sketches, supplied, strict=True)
         ]
         timings.extra["align"] = time.perf_counter() - started

@@ -3,7 +3,7 @@ from the same sketches placed on a page (turned up to 12 degrees, scaled 0.75-1.
 shifted; ``place_on_page``) and aligned back, with the bundled model.
 
     .venv/bin/python scripts/measure_alignment_gap.py --data ../shared/data/cufs \\
-        [--split test] [--ids FILE] [--limit N] [--seed 0]
+        [--split test] [--ids FILE] [--limit N] [--seed 0] [--landmarks dlib|mediapipe]
 
 Prints the mean FSIM of each, the gap and its standard error over the pairs (the same
 placements for every run with the same seed, so two versions of alignment compare pair
@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--ids", type=Path, help="a file of pair ids to measure on")
     parser.add_argument("--limit", type=int, help="at most this many pairs, evenly spread")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--landmarks", choices=("dlib", "mediapipe"), default="dlib", help="alignment's backend"
+    )
     args = parser.parse_args()
     folder = PairFolder.open(args.data, args.split)
     if args.ids is not None:
@@ -44,6 +47,7 @@ def main() -> None:
     if args.limit:
         ids = ids[:: max(1, len(ids) // args.limit)][: args.limit]
     pipeline = FacePipeline.from_files(default_generator_path(), default_parser_path())
+    pipeline.landmarks = args.landmarks
     rng = np.random.default_rng(args.seed)
     originals, pages, reals = [], [], []
     for pair_id in ids:

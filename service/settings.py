@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from isegan.model.alignment.align import LandmarkBackend
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
 from isegan.model.inference_options import Backend, InferenceOptions, Precision
 from isegan.model.parsing import ParserBackend
@@ -210,6 +211,14 @@ class ServiceSettings(BaseSettings):
         description="Bring every sketch to the training sketches' paper and stroke levels "
         "before the model sees it (flattens tinted paper and uneven light, restores a faint "
         "pencil); recorded in every output's options. docs/robustness.md measures it.",
+    )
+
+    landmarks: LandmarkBackend = Field(
+        "dlib",
+        description="What finds the eyes that alignment fits: dlib (dlib's 5-point model, "
+        "installed with isegan) or mediapipe (FaceMesh's iris centres; needs MediaPipe, "
+        "installed by hand). On moved CUFS test sketches FaceMesh's alignment left no gap to "
+        "the originals (docs/model.md, 'Face alignment'); recorded in every output's record.",
     )
 
     def canonicalise_config(self) -> CanonicaliseConfig | None:

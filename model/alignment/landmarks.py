@@ -9,6 +9,7 @@ jax and opencv-contrib (~1 GB) that these two models never use.
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import Any
 
@@ -71,6 +72,9 @@ class FaceLandmarker:
             min_detection_confidence=min_detection_confidence,
         )
         self._segmenter = solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        # MediaPipe's solution graphs are not documented as thread-safe: one call at a time
+        # (the service aligns on more than one thread).
+        self._lock = threading.Lock()
 
     def __enter__(self) -> FaceLandmarker:
         return self
@@ -89,7 +93,8 @@ class FaceLandmarker:
 
     def landmarks(self, rgb: np.ndarray) -> np.ndarray | None:
         """(478, 2) landmark positions in pixels (x, y), or None when no face is found."""
-        result = self._mesh.process(np.ascontiguousarray(rgb, dtype=np.uint8))
+        with self._lock:
+            result = self._mesh.process(np.ascontiguousarray(rgb, dtype=np.uint8))
         if not result.multi_face_landmarks:
             return None
         height, width = rgb.shape[:2]
@@ -98,5 +103,6 @@ class FaceLandmarker:
 
     def person_probability(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W) probability that a pixel belongs to the person (not the backdrop)."""
-        result = self._segmenter.process(np.ascontiguousarray(rgb, dtype=np.uint8))
+        with self._lock:
+            result = self._segmenter.process(np.ascontiguousarray(rgb, dtype=np.uint8))
         return np.asarray(result.segmentation_mask, dtype=np.float32)

@@ -227,6 +227,9 @@ def load_pipeline(settings: ServiceSettings) -> FacePipeline:
         options=settings.inference_options(),
     )
     pipeline.canonicalise = settings.canonicalise_config()
+    pipeline.landmarks = settings.landmarks
+    if settings.landmarks != "dlib":
+        pipeline.aligner()  # a missing MediaPipe fails the start, not the first request
     if pipeline.device.type == "cuda" and settings.deterministic:
         # CPU inference is deterministic as is; on CUDA, cuDNN must be told.
         torch.backends.cudnn.benchmark = False
