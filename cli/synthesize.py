@@ -99,6 +99,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         f"(flattens tinted paper and uneven light, restores a faint pencil); default "
         f"{'on' if CANONICALISE_BY_DEFAULT else 'off'}; with --url the service decides",
     )
+    parser.add_argument(
+        "--landmarks",
+        choices=("dlib", "mediapipe"),
+        help="what finds the eyes alignment fits: dlib (default, installed with isegan) or "
+        "mediapipe (FaceMesh's iris centres, more precise; needs MediaPipe installed by "
+        "hand); with --url the service decides (ISEGAN_LANDMARKS)",
+    )
     _add_remote_options(parser)
     parser.set_defaults(run=run)
 
@@ -251,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
 
         if args.canonicalise is not None:
             raise ValueError("--canonicalise is the service's setting (ISEGAN_CANONICALISE)")
+        if args.landmarks is not None:
+            raise ValueError("--landmarks is the service's setting (ISEGAN_LANDMARKS)")
         return synthesize_remote(args)
     checkpoint = require_weights(
         args.checkpoint, "--checkpoint", "generator checkpoint", default_generator_path()
@@ -269,6 +278,9 @@ def run(args: argparse.Namespace) -> int:
         args.canonicalise = "on" if CANONICALISE_BY_DEFAULT else "off"
     if args.canonicalise == "on":
         pipeline.canonicalise = CanonicaliseConfig()
+    if args.landmarks is not None:
+        pipeline.landmarks = args.landmarks
+        pipeline.aligner()  # a missing MediaPipe is one clear error before any work
     out: Path = args.out
     marking = Marking(args, pipeline.device)
     stamper = marking.stamper(pipeline)
