@@ -24,7 +24,7 @@ from isegan.model.export import (
     export_parser,
     write_manifest,
 )
-from isegan.model.networks.subpixel import SUBPIXEL_BELOW_CHANNELS, rewrite_resize_convs
+from isegan.model.networks.subpixel import rewrite_resize_convs
 from isegan.model.parsing import FaceParser, load_parser
 from isegan.model.preprocess import Preprocess
 from isegan.model.stamps import file_sha256
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.subpixel_heads:
         exported = copy.deepcopy(generators)
         for network in exported.networks().values():
-            rewrite_resize_convs(network, below_channels=SUBPIXEL_BELOW_CHANNELS)
+            rewrite_resize_convs(network)
     graphs = [
         export_generators(exported, out / "generators.onnx", (size, size)),
         export_parser(loaded.parser.eval(), out / "parser.onnx", (size, size)),

@@ -19,7 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from isegan.model.networks.subpixel import SUBPIXEL_BELOW_CHANNELS, rewrite_resize_convs
+from isegan.model.networks.subpixel import resize_conv_parts, rewrite_resize_convs
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,10 @@ def fold_batchnorm(module: nn.Module) -> int:
         if isinstance(parent, nn.Sequential) and len(parent) == 2:
             pairs.append(("0", "1"))  # torchvision's downsample: Sequential(conv, bn)
         for conv_name, norm_name in pairs:
-            conv = _last_convolution(getattr(parent, conv_name, None))
+            conv = getattr(parent, conv_name, None)
+            # a resize only moves pixels: a norm after a resize-convolution folds into it
+            parts = resize_conv_parts(conv)
+            conv = parts[1] if parts is not None else conv
             norm = getattr(parent, norm_name, None)
             if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(
                 norm, nn.BatchNorm2d
@@ -145,20 +148,6 @@ def fold_batchnorm(module: nn.Module) -> int:
                 setattr(parent, norm_name, nn.Identity())
                 folded += 1
     return folded
-
-
-def _last_convolution(layer: nn.Module | None) -> nn.Module | None:
-    """The convolution whose output ``layer`` returns: itself, or the last layer of a
-    resize-convolution (``Sequential(Upsample, Conv2d)``: the resize only moves pixels,
-    so a norm after the pair folds into its convolution)."""
-    if (
-        isinstance(layer, nn.Sequential)
-        and len(layer) == 2
-        and isinstance(layer[0], nn.Upsample)
-        and isinstance(layer[1], nn.Conv2d)
-    ):
-        return layer[1]
-    return layer
 
 
 def _fold_pair(conv: nn.Conv2d | nn.ConvTranspose2d, norm: nn.BatchNorm2d) -> None:
@@ -190,7 +179,7 @@ def prepare(
     if options.fold_batchnorm:
         fold_batchnorm(module)
     if options.subpixel_heads:  # after folding: a folded norm is inside the convolution
-        rewrite_resize_convs(module, below_channels=SUBPIXEL_BELOW_CHANNELS)
+        rewrite_resize_convs(module)
     if precision != "fp32":
         for layer in module.modules():
             if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):

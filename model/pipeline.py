@@ -42,7 +42,7 @@ from isegan.model.inference_options import (
     resolve_precision,
 )
 from isegan.model.networks.generator import StageOneOutput
-from isegan.model.networks.subpixel import SUBPIXEL_BELOW_CHANNELS, rewrite_resize_convs
+from isegan.model.networks.subpixel import rewrite_resize_convs
 from isegan.model.openvino_backend import (
     BackendChoice,
     Example,
@@ -180,7 +180,7 @@ class FacePipeline:
             self.parser.direct_resize = self.options.parser_direct_resize
         if self.options.subpixel_heads:  # before conversion: OpenVINO's graphs get it too
             for network in self.generators.networks().values():
-                rewrite_resize_convs(network, below_channels=SUBPIXEL_BELOW_CHANNELS)
+                rewrite_resize_convs(network)
         openvino = self._openvino_networks()  # from the fp32 networks, before prepare
         if isinstance(self.parser, FaceParser):
             prepare(self.parser, self.options, self.precision)

@@ -75,6 +75,19 @@ def is_resize_conv_kernel(conv: nn.Module) -> bool:
     )
 
 
+def resize_conv_parts(layer: nn.Module | None) -> tuple[nn.Upsample, nn.Conv2d] | None:
+    """The resize and the convolution of a resize-convolution,
+    ``Sequential(Upsample, Conv2d)``, or None for any other layer."""
+    if (
+        isinstance(layer, nn.Sequential)
+        and len(layer) == 2
+        and isinstance(layer[0], nn.Upsample)
+        and isinstance(layer[1], nn.Conv2d)
+    ):
+        return layer[0], layer[1]
+    return None
+
+
 def _is_nearest_double(layer: nn.Module) -> bool:
     return (
         isinstance(layer, nn.Upsample)
@@ -85,24 +98,23 @@ def _is_nearest_double(layer: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def rewrite_resize_convs(module: nn.Module, below_channels: int | None = None) -> int:
+def rewrite_resize_convs(
+    module: nn.Module, below_channels: int | None = SUBPIXEL_BELOW_CHANNELS
+) -> int:
     """Replace, in place, every ``Sequential(Upsample(2, nearest), Conv2d(3x3))`` inside
-    ``module`` (whose convolution makes fewer than ``below_channels`` channels, if given)
+    ``module`` whose convolution makes fewer than ``below_channels`` channels (None: any)
     by its :class:`SubPixelResizeConv`; returns how many. Run it after BatchNorm folding,
     so a norm after the pair is already inside the convolution."""
     count = 0
     for name, child in list(module.named_children()):
-        if (
-            isinstance(child, nn.Sequential)
-            and len(child) == 2
-            and _is_nearest_double(child[0])
-            and is_resize_conv_kernel(child[1])
-        ):
-            conv = child[1]
-            assert isinstance(conv, nn.Conv2d)
-            if below_channels is None or conv.out_channels < below_channels:
-                setattr(module, name, SubPixelResizeConv(conv))
-                count += 1
-        else:
+        parts = resize_conv_parts(child)
+        if parts is None:
             count += rewrite_resize_convs(child, below_channels)
+            continue
+        resize, conv = parts
+        if not (_is_nearest_double(resize) and is_resize_conv_kernel(conv)):
+            continue
+        if below_channels is None or conv.out_channels < below_channels:
+            setattr(module, name, SubPixelResizeConv(conv))
+            count += 1
     return count

@@ -51,7 +51,7 @@ def test_only_narrow_resize_convolutions_are_rewritten() -> None:
     assert isinstance(model[0], SubPixelResizeConv)
     assert isinstance(model[1][0], nn.Sequential)
     assert isinstance(model[2][0], nn.Upsample)
-    assert rewrite_resize_convs(model) == 1  # without a limit the wide one goes too
+    assert rewrite_resize_convs(model, below_channels=None) == 1  # no limit: the wide one too
     assert rewrite_resize_convs(model) == 0  # and nothing is rewritten twice
 
 
