@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from isegan.cli.images import InputError, expand_inputs, output_stems, read_image
 from isegan.cli.weights import add_parser_options, parser_weights, require_weights
-from isegan.model.alignment.align import AlignMode
+from isegan.model.alignment.align import LANDMARK_BACKENDS, AlignMode
 from isegan.model.canonicalise import CANONICALISE_BY_DEFAULT, CanonicaliseConfig
 from isegan.model.colour.colouring import (
     HINT_FIELDS,
@@ -101,7 +101,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--landmarks",
-        choices=("dlib", "mediapipe"),
+        choices=LANDMARK_BACKENDS,
         help="what finds the eyes alignment fits: dlib (default, installed with isegan) or "
         "mediapipe (FaceMesh's iris centres, more precise; needs MediaPipe installed by "
         "hand); with --url the service decides (ISEGAN_LANDMARKS)",

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from isegan.model.alignment.align import place_on_page
+from isegan.model.alignment.align import LANDMARK_BACKENDS, place_on_page
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.evaluation.quality.fsim import fsim
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many pairs, evenly spread")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--landmarks", choices=("dlib", "mediapipe"), default="dlib", help="alignment's backend"
+        "--landmarks", choices=LANDMARK_BACKENDS, default="dlib", help="alignment's backend"
     )
     args = parser.parse_args()
     folder = PairFolder.open(args.data, args.split)

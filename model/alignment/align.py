@@ -16,7 +16,7 @@ corners, as CUFS is framed by its eyes) and MediaPipe FaceMesh's iris centres (o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from PIL import Image
@@ -28,6 +28,7 @@ from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.preprocess import to_rgb
 
 LandmarkBackend = Literal["dlib", "mediapipe"]
+LANDMARK_BACKENDS: tuple[str, ...] = get_args(LandmarkBackend)
 #: The ``align`` choice of the pipeline, the CLI and the API: "auto" aligns anything that
 #: is not already in the CUFS frame and leaves a supplied parsing map's frame alone.
 AlignMode = Literal["auto", "true", "false"]
