@@ -5,25 +5,11 @@ names its installation and record, and `isegan audit` finds and exports the case
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
-ISEGAN = str(Path(sys.executable).with_name("isegan"))
-
-
-def run(*args: object, env_dir: Path) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {**os.environ, "ISEGAN_DATA_DIR": str(env_dir)}
-    env.pop("ISEGAN_C2PA_KEY", None)
-    env.pop("ISEGAN_C2PA_CERT_CHAIN", None)
-    return subprocess.run(
-        [ISEGAN, *map(str, args)], capture_output=True, text=True, timeout=300, check=False,
-        env=env,
-    )  # fmt: skip
+from tests.e2e.installation import run_isegan
 
 
 def test_unconfigured_synthesize_signs_watermarks_and_records_the_case(
@@ -31,28 +17,28 @@ def test_unconfigured_synthesize_signs_watermarks_and_records_the_case(
 ) -> None:
     data = tmp_path / "installation"
     sketch = cufs_dir / "sketches" / f"{test_ids[2]}.png"
-    made = run(
+    made = run_isegan(
         "synthesize", sketch, "-o", tmp_path / "out", "--align", "false",
         "--case-id", "CASE-22", "--evidence-id", "E1", "--examiner", "J. Doe",
-        env_dir=data,
+        data_dir=data,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     photo = tmp_path / "out" / f"{sketch.stem}.png"
 
-    checked = run("verify", photo, "--json", "--no-watermark", env_dir=data)
+    checked = run_isegan("verify", photo, "--json", "--no-watermark", data_dir=data)
     result = json.loads(checked.stdout)[str(photo)]
     assert checked.returncode == 3 and result["verdict"] == "untrusted"  # a valid manifest
     assert result["provenance"]["case_id"] == "CASE-22"
     assert result["provenance"]["examiner"] == "J. Doe"
     record = result["provenance"]["watermark"]["record"]
     root = data / "credentials" / "isegan-root.pem"
-    trusted = run("verify", photo, "--trust", root, "--no-watermark", env_dir=data)
+    trusted = run_isegan("verify", photo, "--trust", root, "--no-watermark", data_dir=data)
     assert trusted.returncode == 0 and "verdict: trusted" in trusted.stdout
 
     shared = tmp_path / "shared.jpg"
     with Image.open(photo) as image:
         image.convert("RGB").save(shared, "JPEG", quality=75)  # no XMP, no C2PA
-    found = run("verify", shared, env_dir=data)
+    found = run_isegan("verify", shared, data_dir=data)
     installation = json.loads((data / "installation.json").read_text())["id"]
     assert found.returncode == 5, found.stdout  # no credentials ...
     assert (
@@ -61,21 +47,23 @@ def test_unconfigured_synthesize_signs_watermarks_and_records_the_case(
     )  # ... but the watermark names the record
 
     log = data / "audit.jsonl"
-    listed = run("audit", "find", log, "--record", record, env_dir=data)
+    listed = run_isegan("audit", "find", log, "--record", record, data_dir=data)
     assert listed.returncode == 0 and json.loads(listed.stdout)["custody"]["case_id"] == "CASE-22"
-    exported = run("audit", "export", log, "--case", "CASE-22", "-o", tmp_path / "x", env_dir=data)
+    exported = run_isegan(
+        "audit", "export", log, "--case", "CASE-22", "-o", tmp_path / "x", data_dir=data
+    )
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "x" / "records.jsonl").read_text().count("\n") == 1
     report = json.loads((tmp_path / "x" / "chain-report.json").read_text())
     assert report["chain_intact_through_last_record"] is True
     assert json.loads((tmp_path / "x" / "model.json").read_text())["model_ids"]
-    assert run("audit", "find", log, "--case", "OTHER", env_dir=data).returncode == 1
+    assert run_isegan("audit", "find", log, "--case", "OTHER", data_dir=data).returncode == 1
 
 
 def test_a_bad_custody_flag_is_one_clear_line(cufs_dir: Path, test_ids, tmp_path) -> None:
     sketch = cufs_dir / "sketches" / f"{test_ids[2]}.png"
-    result = run(
-        "synthesize", sketch, "-o", tmp_path, "--case-id", "two words", env_dir=tmp_path / "d"
+    result = run_isegan(
+        "synthesize", sketch, "-o", tmp_path, "--case-id", "two words", data_dir=tmp_path / "d"
     )
     assert result.returncode == 2
     assert "--case-id" in result.stderr and "may hold only" in result.stderr
@@ -87,19 +75,21 @@ def test_canonicalisation_is_recorded_in_the_audit_record(
     data = tmp_path / "installation"
     sketch = cufs_dir / "sketches" / f"{test_ids[3]}.png"
     for choice in ("on", "off"):
-        made = run(
+        made = run_isegan(
             "synthesize", sketch, "-o", tmp_path / choice, "--align", "false", "--c2pa", "off",
-            "--watermark", "off", "--canonicalise", choice, env_dir=data,
+            "--watermark", "off", "--canonicalise", choice, data_dir=data,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
     records = [json.loads(line) for line in (data / "audit.jsonl").read_text().splitlines()]
     assert [r["options"]["canonicalise"] for r in records] == [True, False]
     assert [r["inference"]["canonicalise"] for r in records] == [True, False]
-    wrong = run("synthesize", sketch, "-o", tmp_path / "x", "--canonicalise", "maybe", env_dir=data)
+    wrong = run_isegan(
+        "synthesize", sketch, "-o", tmp_path / "x", "--canonicalise", "maybe", data_dir=data
+    )
     assert wrong.returncode == 2 and "--canonicalise" in wrong.stderr
-    remote = run(
+    remote = run_isegan(
         "synthesize", sketch, "-o", tmp_path / "x", "--url", "http://127.0.0.1:9",
-        "--canonicalise", "on", env_dir=data,
+        "--canonicalise", "on", data_dir=data,
     )  # fmt: skip
     assert remote.returncode == 2 and "ISEGAN_CANONICALISE" in remote.stderr
 
@@ -109,9 +99,9 @@ def test_colour_hints_and_variations_are_files_and_records(
 ) -> None:
     data = tmp_path / "installation"
     sketch = cufs_dir / "sketches" / f"{test_ids[4]}.png"
-    made = run(
+    made = run_isegan(
         "synthesize", sketch, "-o", tmp_path / "out", "--align", "false", "--c2pa", "off",
-        "--hair-colour", "dark-brown", "--skin-tone", "3", "--variations", "2", env_dir=data,
+        "--hair-colour", "dark-brown", "--skin-tone", "3", "--variations", "2", data_dir=data,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     written = sorted(path.name for path in (tmp_path / "out").iterdir())
@@ -133,7 +123,7 @@ def test_a_bad_colour_flag_is_one_clear_line(cufs_dir: Path, test_ids, tmp_path)
         (["--eye-colour", "violet"], "--eye-colour: 'violet' is not one of brown, hazel"),
         (["--variations", "99"], "--variations: 99 is not between 0 and 32"),
     ):
-        result = run("synthesize", sketch, "-o", tmp_path, *flags, env_dir=tmp_path / "d")
+        result = run_isegan("synthesize", sketch, "-o", tmp_path, *flags, data_dir=tmp_path / "d")
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1, result.stderr
         assert lines[0].startswith(f"isegan synthesize: error: {needle}")

@@ -5,26 +5,14 @@ refused (the service's setting decides)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from isegan.model.alignment.align import place_on_page
+from tests.e2e.installation import run_isegan
 from tests.extras import require_module
-
-ISEGAN = str(Path(sys.executable).with_name("isegan"))
-
-
-def run(*args: object, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ISEGAN_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [ISEGAN, *map(str, args)], capture_output=True, text=True, timeout=300, check=False,
-        env=env,
-    )  # fmt: skip
 
 
 def test_landmarks_flag_reaches_the_record(
@@ -36,7 +24,7 @@ def test_landmarks_flag_reaches_the_record(
     page_file = tmp_path / "page.png"
     page.save(page_file)
     data = tmp_path / "installation"
-    made = run(
+    made = run_isegan(
         "synthesize", page_file, "-o", tmp_path / "out", "--landmarks", "mediapipe",
         "--align", "true", "--c2pa", "off", "--watermark", "off", data_dir=data,
     )  # fmt: skip
@@ -46,7 +34,7 @@ def test_landmarks_flag_reaches_the_record(
     records = [json.loads(line) for line in (data / "audit.jsonl").read_text().splitlines()]
     assert records[-1]["inference"]["landmarks"] == "mediapipe"
 
-    remote = run(
+    remote = run_isegan(
         "synthesize", page_file, "-o", tmp_path / "remote", "--landmarks", "mediapipe",
         "--url", "http://127.0.0.1:9", data_dir=data,
     )  # fmt: skip
