@@ -7,9 +7,9 @@ Results can be warped back onto the input. Inputs that are already CUFS-aligned 
 passed through untouched.
 
 Two landmark backends: dlib's frontal detector with its 5-point model (the default, in
-the default install; the fit uses the two eye centres, each the mid-point of its eye's
-corners, as CUFS is framed by its eyes) and MediaPipe FaceMesh's iris centres (optional,
-``isegan[labels]``). ``scripts/measure_alignment.py`` compares them;
+the default install; the fit uses the two iris centres, each found between its eye's
+corners by :mod:`.iris`, as CUFS is framed by its eyes) and MediaPipe FaceMesh's iris
+centres (optional, ``isegan[labels]``). ``scripts/measure_alignment.py`` compares them;
 ``scripts/measure_alignment_gap.py`` measures what alignment costs the photo.
 """
 
@@ -21,8 +21,9 @@ from typing import Literal, get_args
 import numpy as np
 from PIL import Image
 
-from isegan.model.alignment.face_chips import CUFS_FIVE_POINTS, similarity_transform
+from isegan.model.alignment.face_chips import similarity_transform
 from isegan.model.alignment.five_points import FivePointLandmarker
+from isegan.model.alignment.iris import eye_centres, greyscale
 from isegan.model.alignment.landmarks import LEFT_IRIS_CENTRE, RIGHT_IRIS_CENTRE, FaceLandmarker
 from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.preprocess import to_rgb
@@ -36,14 +37,18 @@ AlignMode = Literal["auto", "true", "false"]
 #: The mean iris centres in the CUFS frame (x, y) of its 288 photos and 288
 #: sketches as FaceMesh finds them (spread about 0.5 px), image-left eye first.
 CUFS_EYES = np.array([[74.80, 125.01], [125.11, 124.98]], dtype=np.float64)
-#: The same for dlib's 5-point model: the mid-points of each eye's two corners.
-CUFS_FIVE_POINT_EYES = np.stack([CUFS_FIVE_POINTS[2:4].mean(0), CUFS_FIVE_POINTS[0:2].mean(0)])
+#: The same for dlib's 5-point model: the iris centres :func:`.iris.eye_centres` finds
+#: between the corners, the mean over the 288 CUFS sketches (spread 0.69 px in the
+#: median; scripts/measure_iris_template.py).
+CUFS_IRIS_EYES = np.array([[74.67, 126.06], [124.78, 126.04]], dtype=np.float64)
 
 # A CUFS-sized input whose eyes are this close to the template counts as already aligned.
 # FaceMesh's own scatter on CUFS images is about 0.5 px, so 3 px (6 % of the eye
-# distance) for it. dlib's eye centres scatter more: on the 288 bundled sketches the
-# largest coordinate deviation is 1.4 px in the median and 4.5 px at most (photos: 6.0),
-# so 6 px for it; every bundled image then passes through untouched.
+# distance) for it. dlib's iris centres scatter more: on the 288 bundled sketches the
+# largest coordinate deviation is 0.84 px in the median and 2.7 px at most, and up to
+# 4.2 px on the test sketches rendered as line art, so 6 px for it; every bundled sketch
+# then passes through untouched (and every photo but ar-071, whose eye corners dlib
+# places 10 px low, as it did before the irises were read).
 ALIGNED_TOLERANCE_PX: dict[LandmarkBackend, float] = {"mediapipe": 3.0, "dlib": 6.0}
 NO_FACE_HINT = "send an aligned 200x250 sketch, or align=false to use it as it is"
 
@@ -132,9 +137,9 @@ def find_face(rgb: np.ndarray, landmarker: Landmarker) -> FoundFace | None:
             return None
         # The fit uses the eye centres alone, as CUFS itself was framed (eyes at fixed
         # positions): with the nose too, each face's own proportions tilted and scaled it
-        # off the frame the real photo is in (docs/model.md, "Face alignment").
-        eyes = np.stack([points[2:4].mean(0), points[0:2].mean(0)])
-        return FoundFace("dlib", eyes, CUFS_FIVE_POINT_EYES)
+        # off the frame the real photo is in (docs/model.md, "Face alignment"). The iris
+        # centres scatter less than the corners' mid-points (.iris).
+        return FoundFace("dlib", eye_centres(greyscale(rgb), points), CUFS_IRIS_EYES)
     mesh = landmarker.landmarks(rgb)
     if mesh is None:
         return None

@@ -10,7 +10,7 @@ from PIL import Image
 
 from isegan.model.alignment.align import (
     CUFS_EYES,
-    CUFS_FIVE_POINT_EYES,
+    CUFS_IRIS_EYES,
     NoFaceFoundError,
     align_face,
     eyes_match_template,
@@ -85,7 +85,7 @@ def test_moved_sketch_aligns_back_to_the_original_landmarks(landmarker, cufs_ske
         assert found is not None and original is not None
         assert np.abs(found.eyes - found.template_eyes).max() < 4.0
         # the eyes land where the CUFS template has them, as on the original
-        # (dlib's eye centres scatter 1-2 px on CUFS images)
+        # (the iris centres read from dlib's corners scatter about 1 px on CUFS images)
         moved_off = np.linalg.norm(found.eyes - found.template_eyes, axis=1)
         original_off = np.linalg.norm(original.eyes - original.template_eyes, axis=1)
         assert np.median(moved_off) < max(3.0, 1.5 * np.median(original_off))
@@ -119,17 +119,17 @@ def test_five_points_read_a_face_and_its_mirror_image_alike(cufs_sketches) -> No
         assert np.abs(points - mirrored[MIRRORED_POINTS]).max() < 0.5
 
 
-def test_alignment_puts_the_eye_centres_on_the_cufs_eyes(cufs_sketches) -> None:
-    """The fit maps the two eye centres alone onto CUFS's fixed eye positions, as CUFS
+def test_alignment_puts_the_iris_centres_on_the_cufs_eyes(cufs_sketches) -> None:
+    """The fit maps the two iris centres alone onto CUFS's fixed eye positions, as CUFS
     was framed, so a moved sketch's eyes land there whatever its nose and eye corners."""
     landmarker = FivePointLandmarker()
     for sketch in cufs_sketches:
         found = find_face(np.asarray(_rotated_scaled_shifted(sketch)), landmarker)
         assert found is not None
-        np.testing.assert_allclose(found.template_eyes, CUFS_FIVE_POINT_EYES)
+        np.testing.assert_allclose(found.template_eyes, CUFS_IRIS_EYES)
         matrix = similarity_transform(found.eyes, found.template_eyes)
         placed = found.eyes @ matrix[:, :2].T + matrix[:, 2]
-        np.testing.assert_allclose(placed, CUFS_FIVE_POINT_EYES, atol=1e-6)
+        np.testing.assert_allclose(placed, CUFS_IRIS_EYES, atol=1e-6)
 
 
 def test_no_face_is_a_clear_error(landmarker) -> None:

@@ -11,10 +11,11 @@ exactly score 0.7912: resampling costs 0.001 since the third model trained on re
 sketches, and what is left is alignment's eye-position error (a few pixels), which
 training cannot undo. Fitting the eye centres alone, each reading the mean of the face's and
 its mirror image's, took the gap on all 120 test sketches from 0.0259 to 0.0198
-(scripts/measure_alignment_gap.py); on these 12 it reads 0.0269, within their noise. So
-the test holds three things: resampling costs at most 0.005, the moved sketches score at
-least the second model's 0.7473, and the whole gap stays within 0.03 (docs/model.md,
-"Face alignment")."""
+(scripts/measure_alignment_gap.py); on these 12 it read 0.0269, within their noise.
+Fitting the iris centres found between the eye corners took it to 0.0005 on the 120 and
+0.0037 here (0.7885 against 0.7922). So the test holds three things: resampling costs at
+most 0.005, the moved sketches score at least 0.78, and the whole gap stays within the
+issue's 0.01 (docs/model.md, "Face alignment")."""
 
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ from isegan.model.weights.pretrained import default_generator_path, default_pars
 from isegan.training.evaluation.quality.fsim import fsim
 
 SKETCHES = 12
-MAX_FSIM_GAP = 0.03
+MAX_FSIM_GAP = 0.01
 MAX_RESAMPLING_COST = 0.005
-#: The second bundled model's FSIM on the same moved sketches.
-MOVED_FSIM_FLOOR = 0.7473
+#: Below the third bundled model's 0.7885 on the same moved sketches (the second's: 0.7473).
+MOVED_FSIM_FLOOR = 0.78
 
 
 def _grey(image: Image.Image) -> np.ndarray:

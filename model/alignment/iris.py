@@ -1,0 +1,113 @@
+"""Iris centres between dlib's eye corners: where alignment puts the eyes.
+
+dlib's 5-point model gives each eye's two corners, and their mid-point is a rough eye
+centre: on the 288 CUFS sketches, which all have their eyes at the same place, the
+mid-points scatter 0.96 px (median; 2.05 px at the 95th percentile), and that scatter
+was most of what alignment cost the photo. The iris is the darkest round blob between
+the corners in a sketch and in a photo alike, and finding it scatters 0.69 px (1.43 px)
+on the same sketches: nearly MediaPipe's iris centres (0.5 px), without MediaPipe.
+
+It is found as the peak of the image's darkness averaged over a disc the iris's size,
+weighted towards the corners' mid-point, then read to a fraction of a pixel as the
+centroid of the peak's plateau. The weighting keeps brows and lashes out, and holds an
+iris near the eye's edge back a little (a drawn iris a tenth of the eye's width off the
+middle reads 80 % of the way there); reading the plateau without it drew the readings
+towards the upper lid and scattered them more (1.62 against 1.43 px at the 95th
+percentile). Sizes are fractions of the eye's width (corner to
+corner), so the search works at any scale. A peak that is not where an iris can be
+(a sparse drawing with no iris, a stroke across the eye) falls back to the mid-point,
+moved by the iris's mean offset from it, so either answer lands on the same template.
+docs/model.md ("Face alignment") has the measurements.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+#: The iris disc's radius and the smoothing before it, as fractions of the eye's width.
+IRIS_RADIUS = 0.18
+SMOOTHING = 0.083
+#: How far from the corners' mid-point the search reaches (across, down) and how wide
+#: its preference for the middle is, as fractions of the eye's width.
+SEARCH_REACH = (0.75, 0.5)
+PRIOR_WIDTH = (0.5, 0.3)
+#: The plateau whose centroid is the answer: scores within this share of the peak.
+PLATEAU = 0.9
+#: An iris further than this (times the eye's width) from where it usually sits relative
+#: to the corners is not trusted. On CUFS sketches the distance is 0.026 in the median and
+#: 0.060 at the 95th percentile (0.066 at most in any photometric rendering of the
+#: test sketches), and 0.118 at most.
+TRUST_RADIUS = 0.15
+#: The iris's mean offset from the corners' mid-point, in eye widths along the face's
+#: eye line (image-left to image-right) and down the face, for the image-left and the
+#: image-right eye; measured on the 288 CUFS sketches (scripts/measure_iris_template.py).
+MEAN_OFFSET = np.array([[-0.0090, -0.0543], [-0.0057, -0.0581]])
+#: Eyes narrower than this many pixels are too small to search: the mid-point is used.
+MIN_EYE_WIDTH_PX = 6.0
+
+
+def eye_axes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The face's eye line (image-left to image-right eye) and its downward normal, as unit
+    vectors, from the 5-point model's points (image-right eye first)."""
+    across = corners[2:4].mean(0) - corners[0:2].mean(0)
+    across = -across / max(float(np.linalg.norm(across)), 1e-9)  # image-left -> right
+    down = np.array([-across[1], across[0]])
+    return across, down
+
+
+def iris_centre(grey: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
+    """The iris centre (x, y) of the eye whose two corners are ``corners`` (2, 2) in the
+    greyscale image ``grey`` (H, W, 0-255), or None when the eye is too small to search."""
+    width = float(np.linalg.norm(corners[0] - corners[1]))
+    if width < MIN_EYE_WIDTH_PX:
+        return None
+    middle = corners.mean(axis=0)
+    height, image_width = grey.shape
+    x0 = max(0, int(np.floor(middle[0] - SEARCH_REACH[0] * width)))
+    x1 = min(image_width, int(np.ceil(middle[0] + SEARCH_REACH[0] * width)) + 1)
+    y0 = max(0, int(np.floor(middle[1] - SEARCH_REACH[1] * width)))
+    y1 = min(height, int(np.ceil(middle[1] + SEARCH_REACH[1] * width)) + 1)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    darkness = ndimage.gaussian_filter(255.0 - grey[y0:y1, x0:x1], SMOOTHING * width)
+    radius = IRIS_RADIUS * width
+    reach = int(np.ceil(radius))
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    disc = (dx**2 + dy**2 <= radius**2).astype(np.float64)
+    response = ndimage.correlate(darkness, disc / disc.sum(), mode="nearest")
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    prior = np.exp(
+        -(((xs - middle[0]) / (PRIOR_WIDTH[0] * width)) ** 2)
+        - ((ys - middle[1]) / (PRIOR_WIDTH[1] * width)) ** 2
+    )
+    score = response * prior
+    peak = np.unravel_index(int(np.argmax(score)), score.shape)
+    if score[peak] <= 0:
+        return None
+    plateaus, _ = ndimage.label(score >= PLATEAU * score[peak])
+    weights = score * (plateaus == plateaus[peak])
+    total = weights.sum()
+    return np.array([(xs * weights).sum() / total, (ys * weights).sum() / total])
+
+
+def eye_centres(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Both iris centres (image-left eye first) from the 5-point model's ``points``; an
+    eye whose iris is not found where one can be gets its corners' mid-point moved by
+    :data:`MEAN_OFFSET`."""
+    across, down = eye_axes(points)
+    centres = []
+    for side, corners in enumerate((points[2:4], points[0:2])):
+        width = float(np.linalg.norm(corners[0] - corners[1]))
+        offset = MEAN_OFFSET[side]
+        expected = corners.mean(axis=0) + width * (offset[0] * across + offset[1] * down)
+        found = iris_centre(grey, corners)
+        trusted = found is not None and np.linalg.norm(found - expected) <= TRUST_RADIUS * width
+        centres.append(found if trusted and found is not None else expected)
+    return np.stack(centres)
+
+
+def greyscale(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma of an (H, W, 3) uint8 image, as floats in [0, 255]."""
+    luma: np.ndarray = np.asarray(rgb[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    return luma
