@@ -6,7 +6,9 @@ and texture: the region (from the intermediate parsing P_int, feathered at its e
 shifted in OKLab by the difference between the target and the region's own mean colour
 (hue and chroma all the way, lightness :data:`LIGHTNESS_STRENGTH` of it), so every pixel
 keeps its offset from that mean. Eye hints act on the iris only (the
-darker half of the eye region), never on the whites of the eyes.
+darker half of the eye region), never on the whites of the eyes. A skin hint also
+colours the neck and ears, which the parsing has no class for (:mod:`.uncovered_skin`);
+the face alone gives the mean it moves from.
 
 Values are names from a small documented palette or ``#rrggbb``. The palette's colours
 are as regions look in photos under studio light (darker and less saturated than
@@ -25,6 +27,7 @@ from scipy import ndimage
 
 from isegan.model.colour.guided_filter import guided_filter
 from isegan.model.colour.spaces import oklab_to_srgb, srgb_to_oklab
+from isegan.model.colour.uncovered_skin import uncovered_skin
 from isegan.model.face_classes import FaceClass
 
 
@@ -122,11 +125,17 @@ class HintOutcome:
     not_applied: dict[str, str]  # region -> reason
 
 
-def region_weights(class_map: np.ndarray, region: HintRegion, lightness: np.ndarray) -> np.ndarray:
+def region_weights(
+    class_map: np.ndarray, region: HintRegion, lab: np.ndarray, *, uncovered: bool = True
+) -> np.ndarray:
     """Soft per-pixel weights of a region: the class, feathered over about 1.5 px, then
-    made to follow the photo's own edges (``lightness``, OKLab L) by a guided filter; for
-    the eyes only the darker half of the eye region (the iris, not the whites)."""
+    made to follow the photo's own edges (OKLab lightness, ``lab[..., 0]``) by a guided
+    filter; for the eyes only the darker half of the eye region (the iris, not the
+    whites); for the skin also the neck and ears unless ``uncovered`` is False."""
+    lightness = lab[..., 0]
     mask = np.isin(class_map, CLASSES[region]).astype(np.float64)
+    if region is HintRegion.SKIN and uncovered:
+        mask = np.maximum(mask, uncovered_skin(class_map, lab))
     if region is HintRegion.EYES and mask.any():
         median = float(np.median(lightness[mask > 0]))
         mask = mask * (lightness < median)
@@ -151,7 +160,7 @@ def apply_hints(
     applied: dict[str, dict[str, str]] = {}
     not_applied: dict[str, str] = {}
     for hint in hints:
-        weights = region_weights(class_map, hint.region, lab[..., 0])
+        weights = region_weights(class_map, hint.region, lab)
         share = float(np.isin(class_map, CLASSES[hint.region]).mean())
         if share < MIN_REGION_FRACTION[hint.region] or weights.sum() == 0:
             not_applied[hint.region.value] = (
@@ -159,7 +168,14 @@ def apply_hints(
                 f" ({share:.2%} of the image)"
             )
             continue
-        mean = (lab * weights[..., None]).sum(axis=(0, 1)) / weights.sum()
+        # the region's own colour, from the classes alone (a neck in shadow would pull
+        # the skin's mean darker than the face the hint describes)
+        own = (
+            weights
+            if hint.region is not HintRegion.SKIN
+            else region_weights(class_map, hint.region, lab, uncovered=False)
+        )
+        mean = (lab * own[..., None]).sum(axis=(0, 1)) / own.sum()
         target = srgb_to_oklab(np.array(hint.rgb, dtype=np.float64) / 255)
         lab = lab + weights[..., None] * (_STRENGTH * (target - mean))
         applied[hint.region.value] = hint.record()

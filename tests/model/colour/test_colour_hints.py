@@ -18,6 +18,7 @@ from isegan.model.colour.hints import (
     variation_hints,
 )
 from isegan.model.colour.spaces import srgb_to_oklab
+from isegan.model.colour.uncovered_skin import uncovered_skin
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 
@@ -68,6 +69,9 @@ def test_a_hint_moves_its_region_to_the_colour_and_keeps_the_rest(result, region
     from scipy import ndimage
 
     region_mask = np.isin(class_map, CLASSES[hint.region])
+    if hint.region is HintRegion.SKIN:  # and the neck and ears, which have no class
+        lab = srgb_to_oklab(np.asarray(result.photo, dtype=np.float64) / 255)
+        region_mask |= uncovered_skin(class_map, lab)
     far = ~ndimage.binary_dilation(region_mask, iterations=EDGE_RADIUS + 1)
     assert np.array_equal(np.asarray(photo)[far], np.asarray(result.photo)[far])
     inside = np.isin(class_map, CLASSES[hint.region])
@@ -76,6 +80,21 @@ def test_a_hint_moves_its_region_to_the_colour_and_keeps_the_rest(result, region
         for i in (result.photo, photo)
     ]
     assert spread[1] == pytest.approx(spread[0], rel=0.35)
+
+
+def test_a_skin_hint_colours_the_neck_with_the_face(result) -> None:
+    """The parsing has no neck class; the neck found from the photo's colours moves with
+    the face, so a dark tone on a light guess leaves no light neck under a dark face."""
+    class_map = result.intermediate_parsing
+    lab_before = srgb_to_oklab(np.asarray(result.photo, dtype=np.float64) / 255)
+    neck = uncovered_skin(class_map, lab_before)
+    assert neck.sum() > 500  # this sketch's photo shows its neck
+    photo, _ = apply_hints(result.photo, class_map, [ColourHint.parse("skin", "6")])
+    lab_after = srgb_to_oklab(np.asarray(photo, dtype=np.float64) / 255)
+    face = np.isin(class_map, CLASSES[HintRegion.SKIN])
+    face_fall = lab_before[face][:, 0].mean() - lab_after[face][:, 0].mean()
+    neck_fall = lab_before[neck][:, 0].mean() - lab_after[neck][:, 0].mean()
+    assert face_fall > 0.1 and neck_fall > 0.6 * face_fall
 
 
 def test_a_region_the_parsing_lacks_is_reported_not_ignored(result) -> None:
