@@ -6,10 +6,11 @@
 For each pair the bundled pipeline makes the photo; the parser finds hair, skin and eyes
 in the real photo and in the synthesised one; the hints are the real regions' mean
 colours. Reported per region: the mean CIEDE2000 between the real and the synthesised
-region's mean colour without and with the hints, the fall, FSIM and rank-1 without and
-with (and the paired FSIM difference with its standard error), and the hints' cost in
-ms per image. Writes --out/colour-hints.json and a contact
-sheet of one sketch under several hair and skin hints.
+region's mean colour without and with the hints, the fall, FSIM and the identity metrics
+(rank-1, verification, TAR at 1 % FAR, AUC, distances) without and with (and the paired
+FSIM difference with its standard error), and the hints' cost in ms per image. Writes
+--out/colour-hints.json and a contact sheet of one sketch under several hair and skin
+hints.
 """
 
 from __future__ import annotations
@@ -113,7 +114,9 @@ def main() -> None:
             [fsim(greyscale(a), greyscale(b)) for a, b in zip(real, images, strict=True)]
         )
         report[f"fsim_{key}"] = float(per_pair[key].mean())
-        report[f"rank1_{key}"] = gallery.score(ids, images).rank1
+        identity = gallery.score(ids, images)
+        report[f"rank1_{key}"] = identity.rank1
+        report[f"identity_{key}"] = identity.as_dict()
     difference = per_pair["with"] - per_pair["without"]
     report["fsim_difference"] = {  # paired, so its noise is the pairs' spread, not FSIM's
         "mean": float(difference.mean()),
