@@ -38,6 +38,7 @@ from isegan.model.inference_options import (
     autocast,
     channels_last_input,
     compiled,
+    fold_batchnorm,
     prepare,
     resolve_precision,
 )
@@ -180,6 +181,8 @@ class FacePipeline:
             self.parser.direct_resize = self.options.parser_direct_resize
         if self.options.subpixel_heads:  # before conversion: OpenVINO's graphs get it too
             for network in self.generators.networks().values():
+                if self.options.fold_batchnorm:  # first: a rewritten layer's norm cannot fold
+                    fold_batchnorm(network)
                 rewrite_resize_convs(network)
         openvino = self._openvino_networks()  # from the fp32 networks, before prepare
         if isinstance(self.parser, FaceParser):

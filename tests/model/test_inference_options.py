@@ -26,12 +26,13 @@ from isegan.model.inference_options import (
     resolve_precision,
 )
 from isegan.model.networks.parser import BiSeNet
+from isegan.model.networks.subpixel import SubPixelResizeConv
 from isegan.model.parsing import FaceParser
 from isegan.model.pipeline import FacePipeline
 from isegan.model.weights.generator_pair import build_generators
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.evaluation.quality.fsim import fsim
-from tests.helpers import TINY_PARSER
+from tests.helpers import TINY_PARSER, write_generator_checkpoint
 
 #: What every optimised path must keep, measured against the eager fp32 output.
 MIN_PSNR_DB = 40.0  # photo vs the fp32 photo (bf16 measured ~52 dB, fp32 paths ~90 dB)
@@ -236,3 +237,19 @@ def test_direct_parser_resize_matches_the_round_trip_through_the_input_size(
         assert np.mean(expected.sketch_parsing == got.sketch_parsing) >= 0.99
         change = fsim(photo, _grey(got.photo)) - fsim(photo, _grey(expected.photo))
         assert abs(change) <= MAX_FSIM_CHANGE_DIRECT_RESIZE
+
+
+def test_the_pipeline_folds_every_norm_of_a_narrow_generator(
+    tmp_path: Path, parser_checkpoint: Path
+) -> None:
+    """Resize-convolution decoder levels under 16 channels (this ngf=8 checkpoint's, random
+    weights written by the test) are rewritten to sub-pixel convolutions before OpenVINO
+    converts the networks; their norms are folded first, or they would stay as separate
+    layers on the PyTorch path."""
+    config = IseganConfig(generator=GeneratorConfig(base_channels=8, upsample="resize_conv"))
+    checkpoint = write_generator_checkpoint(tmp_path / "narrow.safetensors", config)
+    options = InferenceOptions(subpixel_heads=True, fold_batchnorm=True, backend="torch")
+    pipeline = FacePipeline.from_files(checkpoint, parser_checkpoint, "cpu", options=options)
+    for network in pipeline.generators.networks().values():
+        assert _batchnorms(network) == 0
+        assert any(isinstance(layer, SubPixelResizeConv) for layer in network.modules())
