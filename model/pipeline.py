@@ -21,6 +21,7 @@ from PIL import Image
 from torch import nn
 
 from isegan.model.alignment.align import (
+    EYE_CENTRES,
     Alignment,
     AlignMode,
     LandmarkBackend,
@@ -314,6 +315,7 @@ class FacePipeline:
             "parser_direct_resize": getattr(self.parser, "direct_resize", False),
             "canonicalise": self.canonicalise is not None,
             "landmarks": self.landmarks,
+            "eye_centres": EYE_CENTRES[self.landmarks],
             "parser_backend": describe(self.backends.parser, self.precision),
             "generator_backend": describe(self.backends.generators, self.precision),
             "backend_choice": self.backends.describe(),

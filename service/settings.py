@@ -215,10 +215,11 @@ class ServiceSettings(BaseSettings):
 
     landmarks: LandmarkBackend = Field(
         "dlib",
-        description="What finds the eyes that alignment fits: dlib (dlib's 5-point model, "
-        "installed with isegan) or mediapipe (FaceMesh's iris centres; needs MediaPipe, "
-        "installed by hand). On moved CUFS test sketches FaceMesh's alignment left no gap to "
-        "the originals (docs/model.md, 'Face alignment'); recorded in every output's record.",
+        description="What finds the eyes that alignment fits: dlib (dlib's 5-point eye "
+        "corners and the iris found between them, installed with isegan) or mediapipe "
+        "(FaceMesh's iris centres; needs MediaPipe, installed by hand). On moved CUFS test "
+        "sketches neither leaves a gap to the originals beyond the noise (docs/model.md, "
+        "'Face alignment'); recorded in every output's record.",
     )
 
     def canonicalise_config(self) -> CanonicaliseConfig | None:

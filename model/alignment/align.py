@@ -30,6 +30,12 @@ from isegan.model.preprocess import to_rgb
 
 LandmarkBackend = Literal["dlib", "mediapipe"]
 LANDMARK_BACKENDS: tuple[str, ...] = get_args(LandmarkBackend)
+#: What each backend's eye positions are, for the record: the method, so an output made
+#: before a change in how the eyes are read is told apart from one made after.
+EYE_CENTRES: dict[LandmarkBackend, str] = {
+    "dlib": "iris between dlib 5-point eye corners",
+    "mediapipe": "FaceMesh iris centres",
+}
 #: The ``align`` choice of the pipeline, the CLI and the API: "auto" aligns anything that
 #: is not already in the CUFS frame and leaves a supplied parsing map's frame alone.
 AlignMode = Literal["auto", "true", "false"]

@@ -21,6 +21,7 @@ def test_the_setting_chooses_the_landmark_backend(
     default = load_pipeline(service_settings(generator_checkpoint, parser_checkpoint, None))
     assert default.landmarks == "dlib"
     assert default.inference_record()["landmarks"] == "dlib"
+    assert "iris" in str(default.inference_record()["eye_centres"])
     monkeypatch.setenv("ISEGAN_LANDMARKS", "mediapipe")
     pipeline = load_pipeline(service_settings(generator_checkpoint, parser_checkpoint, None))
     assert pipeline.inference_record()["landmarks"] == "mediapipe"
