@@ -127,3 +127,19 @@ def test_irises_scatter_less_than_corner_midpoints_on_cufs_sketches(cufs_dir, te
     assert scatter(irises) < 0.85 * scatter(middles)
     # and their mean is the template alignment fits to
     assert np.abs(np.mean(irises, axis=0) - CUFS_IRIS_EYES).max() < 0.5
+
+
+def test_a_large_photo_of_a_sketch_gives_the_same_iris(cufs_sketches) -> None:
+    """A phone photo's eye is hundreds of pixels wide and is searched at a reduced size;
+    the iris it finds is the one found at CUFS's own size (in CUFS pixels)."""
+    sketch = cufs_sketches[0]
+    landmarker = FivePointLandmarker()
+    rgb = np.asarray(sketch)
+    points = landmarker.points(rgb)
+    assert points is not None
+    at_cufs_size = eye_centres(greyscale(rgb), points)
+    for scale in (3, 16):
+        big = sketch.resize((sketch.width * scale, sketch.height * scale), Image.Resampling.BICUBIC)
+        scaled_points = (points + 0.5) * scale - 0.5  # the same corners, at the larger size
+        found = eye_centres(greyscale(np.asarray(big)), scaled_points)
+        np.testing.assert_allclose((found + 0.5) / scale - 0.5, at_cufs_size, atol=0.5)
