@@ -13,8 +13,8 @@ centroid of the peak's plateau. The weighting keeps brows and lashes out, and ho
 iris near the eye's edge back a little (a drawn iris a tenth of the eye's width off the
 middle reads 80 % of the way there); reading the plateau without it drew the readings
 towards the upper lid and scattered them more (1.62 against 1.43 px at the 95th
-percentile). Sizes are fractions of the eye's width (corner to
-corner), so the search works at any scale. A peak that is not where an iris can be
+percentile). Sizes are fractions of the eye's width (corner to corner), so the search
+works at any scale. A peak that is not where an iris can be
 (a sparse drawing with no iris, a stroke across the eye) falls back to the mid-point,
 moved by the iris's mean offset from it, so either answer lands on the same template.
 docs/model.md ("Face alignment") has the measurements.
@@ -35,9 +35,9 @@ PRIOR_WIDTH = (0.5, 0.3)
 #: The plateau whose centroid is the answer: scores within this share of the peak.
 PLATEAU = 0.9
 #: An iris further than this (times the eye's width) from where it usually sits relative
-#: to the corners is not trusted. On CUFS sketches the distance is 0.026 in the median and
-#: 0.060 at the 95th percentile (0.066 at most in any photometric rendering of the
-#: test sketches), and 0.118 at most.
+#: to the corners is not trusted. On CUFS sketches the distance is 0.026 in the median,
+#: 0.060 at the 95th percentile (at most 0.066 in any photometric rendering of the test
+#: sketches) and 0.118 at most.
 TRUST_RADIUS = 0.15
 #: The iris's mean offset from the corners' mid-point, in eye widths along the face's
 #: eye line (image-left to image-right) and down the face, for the image-left and the
