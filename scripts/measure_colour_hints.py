@@ -6,8 +6,8 @@
 For each pair the bundled pipeline makes the photo; the parser finds hair, skin and eyes
 in the real photo and in the synthesised one; the hints are the real regions' mean
 colours. Reported per region: the mean CIEDE2000 between the real and the synthesised
-region's mean colour without and with the hints, the fall, FSIM and the identity metrics
-(rank-1, verification, TAR at 1 % FAR, AUC, distances) without and with (and the paired
+region's mean colour without and with the hints, the fall, FSIM, NLDA and the identity
+metrics (rank-1, verification, TAR at 1 % FAR, AUC, distances) without and with (and the paired
 FSIM difference with its standard error), and the hints' cost in ms per image. Writes
 --out/colour-hints.json and a contact sheet of one sketch under several hair and skin
 hints.
@@ -31,9 +31,10 @@ from isegan.model.identity.face_recognition import load_face_recognizer
 from isegan.model.pipeline import FacePipeline, parse_sketches
 from isegan.model.weights.pretrained import default_generator_path, default_parser_path
 from isegan.training.contact_sheet import contact_sheet
-from isegan.training.evaluation.evaluate import greyscale
+from isegan.training.evaluation.evaluate import greyscale, nlda_features
 from isegan.training.evaluation.identity import IdentityGallery
 from isegan.training.evaluation.quality.fsim import fsim
+from isegan.training.evaluation.quality.nlda import nlda_accuracy
 from isegan.training.pairs import PairFolder, read_id_list
 
 REGIONS = {HintRegion.HAIR: FaceClass.HAIR, HintRegion.SKIN: FaceClass.SKIN,
@@ -114,6 +115,13 @@ def main() -> None:
             [fsim(greyscale(a), greyscale(b)) for a, b in zip(real, images, strict=True)]
         )
         report[f"fsim_{key}"] = float(per_pair[key].mean())
+        report[f"nlda_{key}"] = (
+            100
+            * nlda_accuracy(  # the eval's NLDA, whole image
+                nlda_features([greyscale(i) for i in real], "whole"),
+                nlda_features([greyscale(i) for i in images], "whole"),
+            ).accuracy
+        )
         identity = gallery.score(ids, images)
         report[f"rank1_{key}"] = identity.rank1
         report[f"identity_{key}"] = identity.as_dict()
