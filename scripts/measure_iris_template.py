@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from isegan.model.alignment.five_points import FivePointLandmarker
-from isegan.model.alignment.iris import eye_axes, eye_centres, greyscale, iris_centre
+from isegan.model.alignment.iris import eye_axes, eye_centres, iris_centre
 
 
 def _measure(files: list[Path], landmarker: FivePointLandmarker) -> dict[str, np.ndarray]:
@@ -29,17 +29,16 @@ def _measure(files: list[Path], landmarker: FivePointLandmarker) -> dict[str, np
         points = landmarker.points(rgb)
         if points is None:
             raise SystemExit(f"no face found in {path}")
-        grey = greyscale(rgb)
         across, down = eye_axes(points)
         per_eye = []
         for corners in (points[2:4], points[0:2]):
-            found = iris_centre(grey, corners)
+            found = iris_centre(rgb, corners)
             assert found is not None
             width = np.linalg.norm(corners[0] - corners[1])
             step = (found - corners.mean(0)) / width
             per_eye.append([step @ across, step @ down])
         offsets.append(per_eye)
-        irises.append(eye_centres(grey, points))
+        irises.append(eye_centres(rgb, points))
         middles.append(np.stack([points[2:4].mean(0), points[0:2].mean(0)]))
     mean_offset = np.mean(offsets, axis=0)
     for found_offset in offsets:

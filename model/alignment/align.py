@@ -23,7 +23,7 @@ from PIL import Image
 
 from isegan.model.alignment.face_chips import similarity_transform
 from isegan.model.alignment.five_points import FivePointLandmarker
-from isegan.model.alignment.iris import eye_centres, greyscale
+from isegan.model.alignment.iris import eye_centres
 from isegan.model.alignment.landmarks import LEFT_IRIS_CENTRE, RIGHT_IRIS_CENTRE, FaceLandmarker
 from isegan.model.cufs_frame import CUFS_SIZE
 from isegan.model.preprocess import to_rgb
@@ -145,7 +145,7 @@ def find_face(rgb: np.ndarray, landmarker: Landmarker) -> FoundFace | None:
         # positions): with the nose too, each face's own proportions tilted and scaled it
         # off the frame the real photo is in (docs/model.md, "Face alignment"). The iris
         # centres scatter less than the corners' mid-points (.iris).
-        return FoundFace("dlib", eye_centres(greyscale(rgb), points), CUFS_IRIS_EYES)
+        return FoundFace("dlib", eye_centres(rgb, points), CUFS_IRIS_EYES)
     mesh = landmarker.landmarks(rgb)
     if mesh is None:
         return None

@@ -110,9 +110,14 @@ class FivePointLandmarker:
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
 
 
+def greyscale(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma of an (H, W, 3) image, as floats in [0, 255]."""
+    luma: np.ndarray = np.asarray(rgb[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    return luma
+
+
 def _to_grey(rgb: np.ndarray) -> np.ndarray:
-    weights = np.array([0.299, 0.587, 0.114])
-    return np.ascontiguousarray(np.clip(rgb[..., :3] @ weights, 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(np.clip(greyscale(rgb), 0, 255).astype(np.uint8))
 
 
 def _resize(grey: np.ndarray, scale: float) -> np.ndarray:

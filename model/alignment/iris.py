@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from isegan.model.alignment.five_points import greyscale
+
 #: The iris disc's radius and the smoothing before it, as fractions of the eye's width.
 IRIS_RADIUS = 0.18
 SMOOTHING = 0.083
@@ -60,23 +62,24 @@ def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     return reduced
 
 
-def eye_axes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def eye_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The face's eye line (image-left to image-right eye) and its downward normal, as unit
     vectors, from the 5-point model's points (image-right eye first)."""
-    across = corners[2:4].mean(0) - corners[0:2].mean(0)
+    across = points[2:4].mean(0) - points[0:2].mean(0)
     across = -across / max(float(np.linalg.norm(across)), 1e-9)  # image-left -> right
     down = np.array([-across[1], across[0]])
     return across, down
 
 
-def iris_centre(grey: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
-    """The iris centre (x, y) of the eye whose two corners are ``corners`` (2, 2) in the
-    greyscale image ``grey`` (H, W, 0-255), or None when the eye is too small to search."""
+def iris_centre(image: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
+    """The iris centre (x, y) of the eye whose two corners are ``corners`` (2, 2) in
+    ``image``, RGB (H, W, 3) or greyscale (H, W), 0-255; None when the eye is too small to
+    search. Only the search window is converted to grey: an upload may be 12 MP."""
     width = float(np.linalg.norm(corners[0] - corners[1]))
     if width < MIN_EYE_WIDTH_PX:
         return None
     middle = corners.mean(axis=0)
-    height, image_width = grey.shape
+    height, image_width = image.shape[:2]
     x0 = max(0, int(np.floor(middle[0] - SEARCH_REACH[0] * width)))
     x1 = min(image_width, int(np.ceil(middle[0] + SEARCH_REACH[0] * width)) + 1)
     y0 = max(0, int(np.floor(middle[1] - SEARCH_REACH[1] * width)))
@@ -84,7 +87,8 @@ def iris_centre(grey: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
     # a large photo's eye is searched at a reduced size: the disc's cost grows with the
     # fourth power of the eye's width (4 s an eye at 4000 px, 1 ms at CUFS's size)
     factor = max(1, int(width // SEARCH_WIDTH_PX))
-    window = _block_mean(grey[y0:y1, x0:x1], factor)
+    window = image[y0:y1, x0:x1]
+    window = _block_mean(greyscale(window) if window.ndim == 3 else window, factor)
     if min(window.shape) < 3:
         return None
     size = width / factor  # the eye's width in window pixels
@@ -112,23 +116,17 @@ def iris_centre(grey: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
     return np.array([(xs * weights).sum() / total, (ys * weights).sum() / total])
 
 
-def eye_centres(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
+def eye_centres(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Both iris centres (image-left eye first) from the 5-point model's ``points``; an
     eye whose iris is not found where one can be gets its corners' mid-point moved by
-    :data:`MEAN_OFFSET`."""
+    :data:`MEAN_OFFSET`. ``image`` is RGB or greyscale, as for :func:`iris_centre`."""
     across, down = eye_axes(points)
     centres = []
     for side, corners in enumerate((points[2:4], points[0:2])):
         width = float(np.linalg.norm(corners[0] - corners[1]))
         offset = MEAN_OFFSET[side]
         expected = corners.mean(axis=0) + width * (offset[0] * across + offset[1] * down)
-        found = iris_centre(grey, corners)
+        found = iris_centre(image, corners)
         trusted = found is not None and np.linalg.norm(found - expected) <= TRUST_RADIUS * width
         centres.append(found if trusted and found is not None else expected)
     return np.stack(centres)
-
-
-def greyscale(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma of an (H, W, 3) uint8 image, as floats in [0, 255]."""
-    luma: np.ndarray = np.asarray(rgb[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
-    return luma

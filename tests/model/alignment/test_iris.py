@@ -14,7 +14,6 @@ from isegan.model.alignment.iris import (
     MEAN_OFFSET,
     eye_axes,
     eye_centres,
-    greyscale,
     iris_centre,
 )
 
@@ -117,7 +116,7 @@ def test_irises_scatter_less_than_corner_midpoints_on_cufs_sketches(cufs_dir, te
         rgb = np.asarray(Image.open(cufs_dir / "sketches" / f"{name}.png").convert("RGB"))
         points = landmarker.points(rgb)
         assert points is not None
-        irises.append(eye_centres(greyscale(rgb), points))
+        irises.append(eye_centres(rgb, points))
         middles.append(np.stack([points[2:4].mean(0), points[0:2].mean(0)]))
 
     def scatter(readings: list[np.ndarray]) -> float:
@@ -137,9 +136,9 @@ def test_a_large_photo_of_a_sketch_gives_the_same_iris(cufs_sketches) -> None:
     rgb = np.asarray(sketch)
     points = landmarker.points(rgb)
     assert points is not None
-    at_cufs_size = eye_centres(greyscale(rgb), points)
+    at_cufs_size = eye_centres(rgb, points)
     for scale in (3, 16):
         big = sketch.resize((sketch.width * scale, sketch.height * scale), Image.Resampling.BICUBIC)
         scaled_points = (points + 0.5) * scale - 0.5  # the same corners, at the larger size
-        found = eye_centres(greyscale(np.asarray(big)), scaled_points)
+        found = eye_centres(np.asarray(big), scaled_points)
         np.testing.assert_allclose((found + 0.5) / scale - 0.5, at_cufs_size, atol=0.5)
