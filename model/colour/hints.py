@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from isegan.model.colour.guided_filter import guided_filter
 from isegan.model.colour.spaces import oklab_to_srgb, srgb_to_oklab
-from isegan.model.colour.uncovered_skin import uncovered_skin
+from isegan.model.colour.uncovered_skin import FACE_SKIN, uncovered_skin
 from isegan.model.face_classes import FaceClass
 
 
@@ -67,7 +67,7 @@ PALETTES: dict[HintRegion, dict[str, tuple[int, int, int]]] = {
 #: The parsing classes each hint colours (the nose is skin too).
 CLASSES: dict[HintRegion, tuple[FaceClass, ...]] = {
     HintRegion.HAIR: (FaceClass.HAIR,),
-    HintRegion.SKIN: (FaceClass.SKIN, FaceClass.NOSE),
+    HintRegion.SKIN: FACE_SKIN,
     HintRegion.EYES: (FaceClass.EYES,),
 }
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")

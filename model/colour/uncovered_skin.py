@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from isegan.model.face_classes import FaceClass
 
-#: The face's classes a skin hint colours.
+#: The face's classes a skin hint colours (hints.CLASSES takes them from here).
 FACE_SKIN = (FaceClass.SKIN, FaceClass.NOSE)
 #: Furthest a pixel's OKLab colour may be from the lower face's mean to count as skin
 #: (the neck in shadow is about 0.05-0.1 darker than the cheeks).
