@@ -110,18 +110,15 @@ def main() -> None:
             "pairs": len(values["with"]),
         }  # fmt: skip
     per_pair = {}
+    grey_real = [greyscale(image) for image in real]
+    real_features = nlda_features(grey_real, "whole")
     for key, images in (("without", photos), ("with", hinted)):
-        per_pair[key] = np.array(
-            [fsim(greyscale(a), greyscale(b)) for a, b in zip(real, images, strict=True)]
-        )
+        grey = [greyscale(image) for image in images]
+        per_pair[key] = np.array([fsim(a, b) for a, b in zip(grey_real, grey, strict=True)])
         report[f"fsim_{key}"] = float(per_pair[key].mean())
-        report[f"nlda_{key}"] = (
-            100
-            * nlda_accuracy(  # the eval's NLDA, whole image
-                nlda_features([greyscale(i) for i in real], "whole"),
-                nlda_features([greyscale(i) for i in images], "whole"),
-            ).accuracy
-        )
+        # the eval's NLDA, whole image
+        accuracy = nlda_accuracy(real_features, nlda_features(grey, "whole")).accuracy
+        report[f"nlda_{key}"] = 100 * accuracy
         identity = gallery.score(ids, images)
         report[f"rank1_{key}"] = identity.rank1
         report[f"identity_{key}"] = identity.as_dict()
