@@ -168,7 +168,8 @@ class FacePipeline:
         ``canonicalise`` (None: off) brings every input to CUFS's paper and stroke levels
         before anything else sees it (:mod:`isegan.model.canonicalise`)."""
         keep_freed_memory()  # process-wide: activations stop faulting in every call
-        self.landmarks: LandmarkBackend = landmarks
+        self._landmarker: Landmarker | None = None
+        self._landmarks: LandmarkBackend = landmarks
         self.canonicalise = canonicalise
         self.device = device
         self.options = options or InferenceOptions.reference()
@@ -209,7 +210,6 @@ class FacePipeline:
         self.model_id = model_id
         self.parser_id = parser_id
         self.metadata = metadata
-        self._landmarker: Landmarker | None = None
 
     def _openvino_networks(self) -> OpenVinoNetworks | None:
         """The networks converted for OpenVINO when the options ask for it (explicitly,
@@ -265,6 +265,18 @@ class FacePipeline:
         logger.debug("inference backends: parser %s, G1+G2 %s (%s)", choice.parser,
                     choice.generators, choice.describe())  # fmt: skip
         return choice
+
+    @property
+    def landmarks(self) -> LandmarkBackend:
+        """Alignment's landmark backend (``dlib`` or ``mediapipe``)."""
+        return self._landmarks
+
+    @landmarks.setter
+    def landmarks(self, backend: LandmarkBackend) -> None:
+        # another backend drops the loaded landmarker: aligner() must not hand out the old one
+        if self._landmarker is not None and backend != self._landmarks:
+            self._landmarker = None
+        self._landmarks = backend
 
     def aligner(self) -> Landmarker:
         """The landmarker of ``landmarks``, loaded on first use (only aligned requests

@@ -121,3 +121,24 @@ def test_supplied_parsing_of_a_resized_sketch_and_bad_calls(pipeline, cufs_sketc
         pipeline([sketch], align=True, sketch_parsings=[painted])
     with pytest.raises(ValueError, match="300x375"):
         pipeline([sketch], sketch_parsings=[np.zeros((10, 10), np.uint8)])
+
+
+def test_choosing_another_landmark_backend_replaces_the_loaded_one(
+    generator_checkpoint, parser_checkpoint
+) -> None:
+    """The CLI and the service set ``landmarks`` after loading; a landmarker already loaded
+    for the old choice must not be handed out for the new one."""
+    from isegan.model.alignment.five_points import FivePointLandmarker
+    from isegan.model.alignment.landmarks import FaceLandmarker
+    from tests.extras import require_module
+
+    require_module("mediapipe")
+    pipeline = FacePipeline.from_files(generator_checkpoint, parser_checkpoint, "cpu")
+    dlib = pipeline.aligner()
+    assert isinstance(dlib, FivePointLandmarker)
+    pipeline.landmarks = "dlib"
+    assert pipeline.aligner() is dlib  # the same choice keeps what is loaded
+    pipeline.landmarks = "mediapipe"
+    assert isinstance(pipeline.aligner(), FaceLandmarker)
+    pipeline.landmarks = "dlib"
+    assert isinstance(pipeline.aligner(), FivePointLandmarker)
