@@ -1,5 +1,6 @@
 """The identity-perceptual losses in training: chips that follow the crop, the terms in a
-real step, the record in the checkpoint, and L_id pulling descriptors together."""
+real step, the record in the checkpoint, L_id pulling descriptors together, and
+L_id-contrast ranking a photo against the other training photos."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from isegan.model.preprocess import Preprocess
 from isegan.model.stamps import file_sha256
 from isegan.model.weights.checkpoint import GeneratorMetadata, read_checkpoint
 from isegan.training.gan.data import collate
-from isegan.training.gan.identity_loss import crop_chip_matrices
+from isegan.training.gan.identity_loss import crop_chip_matrices, gallery_contrast
 
 
 def test_chips_follow_the_random_crop_and_flip(trainer_factory, tmp_path) -> None:
@@ -87,3 +88,52 @@ def test_collated_frames_stack(trainer_factory, tmp_path) -> None:
     trainer = trainer_factory(tmp_path, "full", max_steps=1)
     batch = collate([trainer.data.dataset[(0, i)] for i in range(2)])
     assert batch["frame"].shape == (2, 5)
+
+
+def test_gallery_contrast_rewards_the_own_person_and_ignores_its_gallery_row() -> None:
+    torch.manual_seed(0)
+    gallery = torch.randn(6, 128) * 0.05
+    real = gallery[[2, 4]] + 0.01 * torch.randn(2, 128)  # the batch's crops of persons 2, 4
+    indices = torch.tensor([2, 4])
+    near_own = real + 0.001 * torch.randn(2, 128)
+    near_other = gallery[[3, 0]].clone()
+    own_loss = gallery_contrast(near_own, real, gallery, indices, 0.1)
+    other_loss = gallery_contrast(near_other, real, gallery, indices, 0.1)
+    assert float(own_loss) < float(other_loss)
+    # the positive is this crop's real photo, not the gallery's copy of the same person
+    moved = gallery.clone()
+    moved[2] = 10.0
+    first = (near_own[:1], real[:1], indices[:1])
+    torch.testing.assert_close(
+        gallery_contrast(*first[:2], moved, first[2], 0.1),
+        gallery_contrast(*first[:2], gallery, first[2], 0.1),
+    )
+    # the gradient is finite where the photo equals its target exactly
+    exact = real.clone().requires_grad_(True)
+    gallery_contrast(exact, real, gallery, indices, 0.1).backward()
+    assert exact.grad is not None and bool(torch.isfinite(exact.grad).all())
+
+
+def test_l_id_contrast_describes_every_training_photo_and_logs_its_term(
+    trainer_factory, tmp_path
+) -> None:
+    trainer = trainer_factory(
+        tmp_path,
+        "full",
+        max_steps=2,
+        overrides=("loss.id_weight=1.0", "loss.id_contrast_weight=0.5"),
+    )
+    dataset = trainer.data.dataset
+    assert [int(dataset[(3, i)]["index"]) for i in range(len(dataset))] == list(range(len(dataset)))
+    trainer.fit()
+    assert trainer.face is not None and trainer.face.gallery is not None
+    assert trainer.face.gallery.shape == (len(dataset), 128)
+    # row i is pair i's photo: an augmented crop of it is nearest that row
+    item = dataset[(5, 1)]
+    crop = trainer.face.targets(item["photo"][None], item["frame"][None]).features.descriptor
+    assert int(torch.cdist(crop.float(), trainer.face.gallery).argmin()) == 1
+    records = [json.loads(line) for line in (tmp_path / "losses.jsonl").read_text().splitlines()]
+    assert all(r["g1_id_contrast"] > 0 and r["g2_id_contrast"] > 0 for r in records)
+    _, metadata = read_checkpoint(tmp_path / "generator.safetensors", GeneratorMetadata)
+    assert metadata.training is not None
+    assert "L_id-contrast" in metadata.training["perceptual_loss"]

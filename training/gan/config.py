@@ -57,6 +57,11 @@ class LossConfig(FrozenConfig):
     )
     # L_id = 1 - cos(f(Y), f(Y^)) with the face network's descriptors f.
     id_weight: float = Field(0.0, ge=0)
+    # L_id-contrast: softmax cross-entropy of finding the photo's own person among all
+    # training photos by squared descriptor distance / id_contrast_temperature
+    # (training/gan/identity_loss.py). Not in the paper; 0 turns it off.
+    id_contrast_weight: float = Field(0.0, ge=0)
+    id_contrast_temperature: float = Field(0.1, gt=0)
     # pix2pixHD's discriminator feature matching: L1 between D's activations on the
     # real and the synthesised photo (D1 for G1, D2 for G2), averaged over layers.
     fm_weight: float = Field(0.0, ge=0)

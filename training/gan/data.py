@@ -159,7 +159,7 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
         self.augment = augment
         preprocess = Preprocess()
         self.items: list[dict[str, torch.Tensor]] = []
-        for pair_id in folder.ids:
+        for index, pair_id in enumerate(folder.ids):
             photo, sketch = folder.load_pair(pair_id)
             maps = cache.load(pair_id)
             sketch_canvas, placement = preprocess.to_canvas(Image.fromarray(sketch))
@@ -172,6 +172,8 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
                 "frame": torch.tensor(
                     [placement.left, placement.top, 0.0, placement.width, placement.height]
                 ),
+                # which pair (person) this is: L_id-contrast's gallery row of the real photo
+                "index": torch.tensor(index),
             })  # fmt: skip
 
     def __len__(self) -> int:
@@ -192,9 +194,10 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
         flip = self.flip and bool(torch.rand((), generator=generator) < 0.5)
         origin_x, origin_y, _, width, height = item["frame"].tolist()
         out = {"frame": torch.tensor([origin_x + margin - left, origin_y + margin - top,
-                                      float(flip), width, height])}  # fmt: skip
+                                      float(flip), width, height]),
+               "index": item["index"]}  # fmt: skip
         for name, tensor in item.items():
-            if name == "frame":
+            if name in out:
                 continue
             padded = F.pad(tensor.unsqueeze(0), (margin,) * 4, mode="replicate").squeeze(0)
             crop = padded[:, top : top + size, left : left + size]

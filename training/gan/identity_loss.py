@@ -7,7 +7,13 @@ here, but dlib's face-recognition ResNet does. Two terms come from it:
 - ``L_id = 1 - cos(f(Y), f(Y^))``: the descriptors of the real and the synthesised
   photo point the same way (the recognizer compares faces by these descriptors);
 - ``L_face-per``: the mean squared distance between the network's feature maps at a few
-  depths, the perceptual-loss form of eq. 5 with a face network in place of VGG-19.
+  depths, the perceptual-loss form of eq. 5 with a face network in place of VGG-19;
+- ``L_id-contrast`` (not in the paper): the photo's descriptor must be nearer its own
+  person's real photo than every other training photo, a softmax over squared descriptor
+  distances to the gallery of training photos. L_id only pulls towards the target, which
+  an average face already half satisfies; the face recognizer ranks a photo among other
+  people's, and an average face is near all of them. This term pays for the features
+  that tell one person from the rest.
 
 Training crops are shifted (random 256 crop of the padded canvas) and sometimes flipped,
 so each sample's face chip is cut with the CUFS-frame transform moved by its own crop
@@ -18,6 +24,7 @@ flip), which keeps the chip on the face and gradients flowing through ``grid_sam
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -50,28 +57,78 @@ class FaceTargets:
 
     matrices: torch.Tensor
     features: FaceFeatures
+    indices: torch.Tensor | None = None  # each sample's gallery row (its pair), for L_id-contrast
+
+
+class FaceLosses(NamedTuple):
+    identity: torch.Tensor  # L_id
+    perceptual: torch.Tensor  # L_face-per
+    distance: torch.Tensor  # |f(Y) - f(Y^)|, for the log
+    contrast: torch.Tensor | None  # L_id-contrast; None without a gallery
+
+
+def gallery_contrast(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    gallery: torch.Tensor,
+    indices: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """Cross-entropy of picking each photo's own person from the gallery by squared
+    descriptor distance (the recognizer's measure), divided by ``temperature``.
+
+    ``fake`` and ``real`` (B, D) are the synthesised and the real photo of this crop;
+    ``gallery`` (N, D) holds every training photo, and row ``indices[b]`` is sample b's own
+    person: that row is replaced by ``real[b]``, the same crop and flip as the fake.
+    """
+    fake, real, gallery = fake.float(), real.float(), gallery.float()
+    # |a - g|^2 expanded: torch.cdist's gradient is undefined at a zero distance
+    to_gallery = (
+        fake.pow(2).sum(1, keepdim=True) - 2 * fake @ gallery.T + gallery.pow(2).sum(1)[None]
+    )
+    to_own = (fake - real).pow(2).sum(1, keepdim=True)
+    rows = indices.to(fake.device).long()[:, None]
+    distances = to_gallery.scatter(1, rows, to_own)
+    return F.cross_entropy(-distances / temperature, rows[:, 0])
 
 
 class IdentityPerceptual:
     """dlib's network applied to training crops; frozen, gradients reach the images."""
 
-    def __init__(self, recognizer: FaceRecognizer, taps: tuple[str, ...]) -> None:
+    def __init__(
+        self, recognizer: FaceRecognizer, taps: tuple[str, ...], contrast_temperature: float = 0.1
+    ) -> None:
         self.recognizer = recognizer
         self.taps = taps
+        self.contrast_temperature = contrast_temperature
+        self.gallery: torch.Tensor | None = None  # (N, 128): L_id-contrast's training photos
+
+    @torch.no_grad()
+    def fill_gallery(self, photos: torch.Tensor, frames: torch.Tensor, chunk: int = 16) -> None:
+        """Describe every training photo once (uncropped, unflipped): the other people
+        L_id-contrast ranks each synthesised photo against."""
+        descriptors = [
+            self.targets(
+                photos[start : start + chunk], frames[start : start + chunk]
+            ).features.descriptor.float()
+            for start in range(0, len(photos), chunk)
+        ]
+        self.gallery = torch.cat(descriptors)
 
     def _features(self, images: torch.Tensor, matrices: torch.Tensor) -> FaceFeatures:
         chips = extract_chips((images.float() + 1) * 127.5, matrices)
         return self.recognizer.network.features(chips, self.taps)
 
     @torch.no_grad()
-    def targets(self, photos: torch.Tensor, frames: torch.Tensor) -> FaceTargets:
+    def targets(
+        self, photos: torch.Tensor, frames: torch.Tensor, indices: torch.Tensor | None = None
+    ) -> FaceTargets:
         matrices = crop_chip_matrices(frames, photos.shape[-1])
-        return FaceTargets(matrices, self._features(photos, matrices))
+        return FaceTargets(matrices, self._features(photos, matrices), indices)
 
-    def losses(
-        self, targets: FaceTargets, fakes: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(L_id, L_face-per, the descriptor distance |f(Y) - f(Y^)| for the log)."""
+    def losses(self, targets: FaceTargets, fakes: torch.Tensor) -> FaceLosses:
+        """L_id, L_face-per, the descriptor distance, and L_id-contrast when the gallery
+        is filled and the targets say whose photos they are."""
         fake = self._features(fakes, targets.matrices)
         real = targets.features
         identity = (1 - F.cosine_similarity(fake.descriptor, real.descriptor, dim=1)).mean()
@@ -82,4 +139,10 @@ class IdentityPerceptual:
         else:
             perceptual = torch.zeros((), device=fakes.device)
         distance = (fake.descriptor - real.descriptor).norm(dim=1).mean()
-        return identity, perceptual, distance
+        contrast = None
+        if self.gallery is not None and targets.indices is not None:
+            contrast = gallery_contrast(
+                fake.descriptor, real.descriptor, self.gallery, targets.indices,
+                self.contrast_temperature,
+            )  # fmt: skip
+        return FaceLosses(identity, perceptual, distance, contrast)

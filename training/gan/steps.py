@@ -96,6 +96,7 @@ class StepInputs:
     sketch_parsing: torch.Tensor  # P_s
     photo_parsing: torch.Tensor  # P_p, L_PM's target
     frame: torch.Tensor  # where the face sits: crops the identity network's chips
+    index: torch.Tensor | None  # which training pair each sample is (L_id-contrast's gallery row)
     face_condition: list[torch.Tensor]
     parsing_condition: list[torch.Tensor]
 
@@ -163,7 +164,7 @@ def step_inputs(context: StepContext, batch: dict[str, torch.Tensor]) -> StepInp
     )
     conditions = config.discriminators
     return StepInputs(
-        x, y, sketch_parsing, photo_parsing, batch["frame"],
+        x, y, sketch_parsing, photo_parsing, batch["frame"], batch.get("index"),
         condition_tensor(conditions.face_condition, x, sketch_parsing),
         condition_tensor(conditions.parsing_condition, x, sketch_parsing),
     )  # fmt: skip
@@ -233,7 +234,7 @@ def real_targets(context: StepContext, inputs: StepInputs) -> RealTargets:
     face = None
     if context.face is not None:
         with context.autocast():
-            face = context.face.targets(inputs.photo, inputs.frame)
+            face = context.face.targets(inputs.photo, inputs.frame, inputs.index)
     return RealTargets(features, face)
 
 
@@ -368,12 +369,15 @@ def _reconstruction_terms(
         logs[f"{prefix}_per"] = float(per.detach())
         terms["per"] = loss_config.per_weight * per
     if face_targets is not None and context.face is not None:
-        identity, face_per, distance = context.face.losses(face_targets, fake)
-        logs[f"{prefix}_id_distance"] = float(distance.detach())
+        face = context.face.losses(face_targets, fake)
+        logs[f"{prefix}_id_distance"] = float(face.distance.detach())
         if loss_config.id_weight > 0:
-            logs[f"{prefix}_id"] = float(identity.detach())
-            terms["id"] = loss_config.id_weight * identity
+            logs[f"{prefix}_id"] = float(face.identity.detach())
+            terms["id"] = loss_config.id_weight * face.identity
         if context.face.taps:
-            logs[f"{prefix}_face_per"] = float(face_per.detach())
-            terms["face_per"] = loss_config.per_weight * face_per
+            logs[f"{prefix}_face_per"] = float(face.perceptual.detach())
+            terms["face_per"] = loss_config.per_weight * face.perceptual
+        if face.contrast is not None and loss_config.id_contrast_weight > 0:
+            logs[f"{prefix}_id_contrast"] = float(face.contrast.detach())
+            terms["id_contrast"] = loss_config.id_contrast_weight * face.contrast
     return terms

@@ -273,7 +273,11 @@ class Trainer:
         if face is not None:
             terms = [
                 name
-                for name, on in (("L_face-per", bool(face.taps)), ("L_id", loss.id_weight > 0))
+                for name, on in (
+                    ("L_face-per", bool(face.taps)),
+                    ("L_id", loss.id_weight > 0),
+                    ("L_id-contrast", loss.id_contrast_weight > 0),
+                )
                 if on
             ]
             return (
@@ -294,6 +298,16 @@ class Trainer:
         sample_grid(self.exported_generators(), self.fixed_batch, self.context.device).save(path)
         return path
 
+    def _fill_identity_gallery(self, step_context: StepContext) -> None:
+        """L_id-contrast's gallery: every training photo's descriptor, at the precision
+        the steps describe the real photos with."""
+        assert self.face is not None
+        items = self.data.dataset.items
+        photos = torch.stack([item["photo"] for item in items]).to(self.context.device)
+        frames = torch.stack([item["frame"] for item in items])
+        with step_context.autocast():
+            self.face.fill_gallery(photos, frames)
+
     # -- loop ----------------------------------------------------------------------------
     def fit(self) -> Path:
         config, context = self.config, self.context
@@ -301,6 +315,8 @@ class Trainer:
             config, self.gan, self.wrapped, self.optimisers, context.device,
             perceptual=self.perceptual, face=self.face, scaler=self.scaler,
         )  # fmt: skip
+        if self.face is not None and config.loss.id_contrast_weight > 0:
+            self._fill_identity_gallery(step_context)
         log_path = self.out / "losses.jsonl"
         if context.is_main:
             self.out.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,8 @@ def face_perceptual_network(
     face_per = loss.per_weight > 0 and (
         loss.per_network == "face" or (loss.per_network == "auto" and not vgg_loaded)
     )
-    if not face_per and loss.id_weight == 0:
+    identity = loss.id_weight > 0 or loss.id_contrast_weight > 0
+    if not face_per and not identity:
         return None
     from isegan.model.identity.face_recognition import (
         INSTALL_HINT,
@@ -90,9 +91,9 @@ def face_perceptual_network(
     )
 
     if config.face_model is None and locate_packaged_model() is None:
-        if loss.per_network == "face" or loss.id_weight > 0:
+        if loss.per_network == "face" or identity:
             raise ValueError(f"the identity losses need the face network: {INSTALL_HINT}")
         return None
     recognizer = load_face_recognizer(config.face_model, device=device)
     taps = tuple(loss.face_per_taps) if face_per else ()
-    return IdentityPerceptual(recognizer, taps)
+    return IdentityPerceptual(recognizer, taps, loss.id_contrast_temperature)
