@@ -121,7 +121,7 @@ def test_l_id_contrast_describes_every_training_photo_and_logs_its_term(
         tmp_path,
         "full",
         max_steps=2,
-        overrides=("loss.id_weight=1.0", "loss.id_contrast_weight=0.5"),
+        overrides=("loss.id_weight=1.0", "loss.id_contrast_weight=0.5", "loss.id_face_only=true"),
     )
     dataset = trainer.data.dataset
     assert [int(dataset[(3, i)]["index"]) for i in range(len(dataset))] == list(range(len(dataset)))
@@ -137,3 +137,33 @@ def test_l_id_contrast_describes_every_training_photo_and_logs_its_term(
     _, metadata = read_checkpoint(tmp_path / "generator.safetensors", GeneratorMetadata)
     assert metadata.training is not None
     assert "L_id-contrast" in metadata.training["perceptual_loss"]
+
+
+def test_id_face_only_keeps_the_identity_terms_off_the_backdrop(trainer_factory, tmp_path) -> None:
+    """With loss.id_face_only the descriptor is taken of the synthesised face on the real
+    photo's background: repainting the backdrop leaves L_id unchanged, and its gradient
+    reaches face pixels but no pixel P_p calls background."""
+    trainer = trainer_factory(
+        tmp_path, "full", max_steps=1, overrides=("loss.id_weight=1.0", "loss.id_face_only=true")
+    )
+    assert trainer.face is not None
+    item = trainer.data.dataset[(0, 0)]
+    photo, frame = item["photo"][None], item["frame"][None]
+    # a background P_p could give: the left third of the canvas, which the chip overlaps
+    hard = torch.zeros_like(photo[:, :1])
+    hard[..., :100] = 1.0
+    targets = trainer.face.targets(photo, frame, background=hard)
+    torch.manual_seed(0)
+    fake = (photo + 0.2 * torch.randn_like(photo)).clamp(-1, 1).requires_grad_(True)
+    loss = trainer.face.losses(targets, fake).identity
+    loss.backward()
+    assert fake.grad is not None
+    assert float(fake.grad.abs().mul(hard).sum()) == 0.0
+    assert float(fake.grad.abs().mul(1 - hard).sum()) > 0.0
+    repainted = (fake.detach() * (1 - hard) + hard).requires_grad_(False)  # a white backdrop
+    torch.testing.assert_close(trainer.face.losses(targets, repainted).identity, loss.detach())
+    # without the option the backdrop counts
+    plain = trainer.face.targets(photo, frame)
+    assert float(trainer.face.losses(plain, repainted).identity) != float(
+        trainer.face.losses(plain, fake.detach()).identity
+    )

@@ -62,6 +62,9 @@ class LossConfig(FrozenConfig):
     # (training/gan/identity_loss.py). Not in the paper; 0 turns it off.
     id_contrast_weight: float = Field(0.0, ge=0)
     id_contrast_temperature: float = Field(0.1, gt=0)
+    # L_id and L_id-contrast describe the synthesised face and hair on the real photo's
+    # background (P_p's background class), so neither can repaint the backdrop.
+    id_face_only: bool = False
     # pix2pixHD's discriminator feature matching: L1 between D's activations on the
     # real and the synthesised photo (D1 for G1, D2 for G2), averaged over layers.
     fm_weight: float = Field(0.0, ge=0)

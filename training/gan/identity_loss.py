@@ -58,6 +58,10 @@ class FaceTargets:
     matrices: torch.Tensor
     features: FaceFeatures
     indices: torch.Tensor | None = None  # each sample's gallery row (its pair), for L_id-contrast
+    # With loss.id_face_only: the real photos and their background probability (B, 1, H, W),
+    # which replace the synthesised photo's background before it is described.
+    photos: torch.Tensor | None = None
+    background: torch.Tensor | None = None
 
 
 class FaceLosses(NamedTuple):
@@ -121,28 +125,54 @@ class IdentityPerceptual:
 
     @torch.no_grad()
     def targets(
-        self, photos: torch.Tensor, frames: torch.Tensor, indices: torch.Tensor | None = None
+        self,
+        photos: torch.Tensor,
+        frames: torch.Tensor,
+        indices: torch.Tensor | None = None,
+        background: torch.Tensor | None = None,
     ) -> FaceTargets:
+        """The real photos' features; given ``background`` (the real photos' background
+        probability), the descriptor losses will see the synthesised face on the real
+        photo's background."""
         matrices = crop_chip_matrices(frames, photos.shape[-1])
-        return FaceTargets(matrices, self._features(photos, matrices), indices)
+        features = self._features(photos, matrices)
+        if background is None:
+            return FaceTargets(matrices, features, indices)
+        return FaceTargets(matrices, features, indices, photos, background.to(photos.dtype))
+
+    def _fake_descriptor(
+        self, targets: FaceTargets, fakes: torch.Tensor, fake: FaceFeatures
+    ) -> torch.Tensor:
+        """The descriptor L_id and L_id-contrast compare. With a background, the chip's
+        backdrop, neck and clothes are the real photo's: the identity terms then cannot
+        repaint the backdrop to tell people apart (a light backdrop is rarer among the
+        other photos than CUHK's blue), which is the pixel losses' and the
+        discriminators' business."""
+        if targets.background is None or targets.photos is None:
+            return fake.descriptor
+        background = targets.background
+        composite = fakes * (1 - background) + targets.photos.to(fakes.dtype) * background
+        chips = extract_chips((composite.float() + 1) * 127.5, targets.matrices)
+        return self.recognizer.network.features(chips, ()).descriptor
 
     def losses(self, targets: FaceTargets, fakes: torch.Tensor) -> FaceLosses:
         """L_id, L_face-per, the descriptor distance, and L_id-contrast when the gallery
         is filled and the targets say whose photos they are."""
         fake = self._features(fakes, targets.matrices)
         real = targets.features
-        identity = (1 - F.cosine_similarity(fake.descriptor, real.descriptor, dim=1)).mean()
+        descriptor = self._fake_descriptor(targets, fakes, fake)
+        identity = (1 - F.cosine_similarity(descriptor, real.descriptor, dim=1)).mean()
         if self.taps:
             perceptual = torch.stack(
                 [F.mse_loss(fake.maps[tap], real.maps[tap]) for tap in self.taps]
             ).sum()
         else:
             perceptual = torch.zeros((), device=fakes.device)
-        distance = (fake.descriptor - real.descriptor).norm(dim=1).mean()
+        distance = (descriptor - real.descriptor).norm(dim=1).mean()
         contrast = None
         if self.gallery is not None and targets.indices is not None:
             contrast = gallery_contrast(
-                fake.descriptor, real.descriptor, self.gallery, targets.indices,
+                descriptor, real.descriptor, self.gallery, targets.indices,
                 self.contrast_temperature,
             )  # fmt: skip
         return FaceLosses(identity, perceptual, distance, contrast)

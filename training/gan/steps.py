@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.profiler import record_function
 
+from isegan.model.face_classes import FaceClass
 from isegan.model.inference_options import autocast, resolve_precision
 from isegan.model.networks.discriminator import PatchDiscriminator
 from isegan.model.networks.vgg import VGG19Features
@@ -234,7 +235,10 @@ def real_targets(context: StepContext, inputs: StepInputs) -> RealTargets:
     face = None
     if context.face is not None:
         with context.autocast():
-            face = context.face.targets(inputs.photo, inputs.frame, inputs.index)
+            background = None
+            if context.config.loss.id_face_only:  # P_p's background, as (B, 1, H, W)
+                background = inputs.photo_parsing[:, FaceClass.BACKGROUND, None]
+            face = context.face.targets(inputs.photo, inputs.frame, inputs.index, background)
     return RealTargets(features, face)
 
 
