@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the third bundled generator: the `recommended` preset at V3_RECIPE
-# (scripts/recipe.sh), the validation slice held out, the shipped step picked on it by
+# Build the third bundled generator: the `recommended` preset at V3_RECIPE with
+# V3_IDENTITY (scripts/recipe.sh), the validation slice held out, the shipped step picked on it by
 # scripts/pick_step.py, then installed in fp16 as model/pretrained/generator.safetensors.
 #   scripts/build_model_v3.sh [DATA_DIR] [RUN_DIR]
 # START=scratch (default) trains G1/G2 from random weights; START=finetune starts them from
@@ -34,7 +34,7 @@ elif [ "${START:-scratch}" = finetune ]; then
     start=(--init-from "${FROM:-model/pretrained/generator.safetensors}")
 fi
 "$isegan" train --preset recommended --data "$data" --out "$run" "${V3_RECIPE[@]}" \
-    "${start[@]}"
+    "${V3_IDENTITY[@]}" "${start[@]}"
 "$python" scripts/pick_step.py "$run" --data "$data" --ids "$V3_VALIDATION" \
     --isegan "$isegan" --parser "$V3_PARSER"
 chosen=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['choice'])" \

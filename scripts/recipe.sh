@@ -39,3 +39,8 @@ V3_RECIPE=(--max-steps "$V3_STEPS"
     --set augment.photometric=0.5 --set augment.style=0.3
     --set data.holdout="$V3_VALIDATION" --set parser_weights="$V3_PARSER"
     --set checkpoint_every=100 --set keep_every=200 --set sample_every=1000 --no-progress)
+# V3_IDENTITY: the identity terms the shipped third generator trained with on top of
+# V3_RECIPE (with the `recommended` preset only; the `base` yardstick stays pix2pix):
+# L_id-contrast at 0.5, and L_id and L_id-contrast kept off the backdrop
+# (docs/training.md). The first cut of v3 trained without them (MODEL_CARD.md).
+V3_IDENTITY=(--set loss.id_contrast_weight=0.5 --set loss.id_face_only=true)

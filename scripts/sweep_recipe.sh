@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Train several variants of V3_RECIPE side by side (on a lent GPU: one H200 trains six at
 # once) and pick each one's step on the validation slice with scripts/pick_step.py, never
-# on the test split. Each variant is NAME=FLAGS, the flags added after V3_RECIPE:
+# on the test split. Each variant is NAME=FLAGS, the flags added after V3_RECIPE and
+# V3_IDENTITY (the shipped model's recipe; later flags win):
 #   scripts/sweep_recipe.sh DATA_DIR RUNS_DIR 'id15=--set loss.id_weight=15' ...
 # Writes RUNS_DIR/NAME/ (a normal run folder with validation/choice.json) and
 # RUNS_DIR/sweep.json: every variant's flags, its chosen step and validation score, and
@@ -31,7 +32,7 @@ variant() {  # variant NAME FLAGS: train (resuming), then pick the step on valid
     [ -f "$out/training-state.pt" ] && start=(--resume "$out/training-state.pt")
     # shellcheck disable=SC2086  # FLAGS is a list of words
     "$isegan" train --preset recommended --data "$data" --out "$out" "${V3_RECIPE[@]}" \
-        $flags "${extra[@]}" "${start[@]}" >"$out.train.log" 2>&1 || return 1
+        "${V3_IDENTITY[@]}" $flags "${extra[@]}" "${start[@]}" >"$out.train.log" 2>&1 || return 1
     "$python" scripts/pick_step.py "$out" --data "$data" --ids "$V3_VALIDATION" \
         --isegan "$isegan" --parser "$V3_PARSER" "${eval_extra[@]}" \
         >"$out.pick.log" 2>&1
