@@ -136,7 +136,10 @@ def test_l_id_contrast_describes_every_training_photo_and_logs_its_term(
     assert all(r["g1_id_contrast"] > 0 and r["g2_id_contrast"] > 0 for r in records)
     _, metadata = read_checkpoint(tmp_path / "generator.safetensors", GeneratorMetadata)
     assert metadata.training is not None
-    assert "L_id-contrast" in metadata.training["perceptual_loss"]
+    assert metadata.training["perceptual_loss"] == (
+        "on: L_face-per + L_id + L_id-contrast with dlib's face network"
+        " (identity terms on the face only)"
+    )
 
 
 def test_id_face_only_keeps_the_identity_terms_off_the_backdrop(trainer_factory, tmp_path) -> None:

@@ -280,8 +280,9 @@ class Trainer:
                 )
                 if on
             ]
+            where = " (identity terms on the face only)" if loss.id_face_only else ""
             return (
-                f"on: {' + '.join(terms)} with dlib's face network",
+                f"on: {' + '.join(terms)} with dlib's face network{where}",
                 face.recognizer.source.describe(),
             )
         if loss.per_weight > 0:
